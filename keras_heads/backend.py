@@ -1,0 +1,194 @@
+"""The one seam between the heads and the active Keras backend.
+
+Everything numeric in keras-heads is written with `keras.ops` and runs on any
+backend. What cannot be written that way lives here, and only here:
+
+* strings (label vocabularies, class names): `tf.string` tensors on the
+  TensorFlow backend, host-side NumPy arrays of `bytes` (dtype `object`, as
+  `tf.Tensor.numpy()` returns them) on the others;
+* sparse labels: `tf.SparseTensor` on TensorFlow, `SparseTensorValue`
+  everywhere;
+* whether a value is being traced (value checks run eagerly only);
+* gradients of an already computed loss, for `create_estimator_spec`'s
+  optimizer path, and the distribution strategy's replica count.
+"""
+
+import collections
+
+import keras
+import numpy as np
+
+
+class SparseTensorValue(
+    collections.namedtuple(
+        "SparseTensorValue", ["indices", "values", "dense_shape"]
+    )
+):
+    """A backend-neutral sparse tensor: `(indices, values, dense_shape)`.
+
+    `indices` is an `[nnz, rank]` integer array, `values` an `[nnz]` array of
+    integers or strings and `dense_shape` the shape of the dense tensor. It
+    is accepted wherever the reference accepted a `tf.SparseTensor`.
+    """
+
+
+def name():
+    return keras.backend.backend()
+
+
+def _tf():
+    import tensorflow as tf
+
+    return tf
+
+
+def is_tensorflow():
+    return name() == "tensorflow"
+
+
+def is_traced(x=None):
+    """True while a function is being traced or compiled (values unknown)."""
+    backend = name()
+    if backend == "tensorflow":
+        return not _tf().executing_eagerly()
+    if backend == "jax":
+        import jax
+
+        return isinstance(x, jax.core.Tracer)
+    if backend == "torch":
+        import torch
+
+        return torch.compiler.is_compiling()
+    return False
+
+
+def is_sparse(x):
+    if isinstance(x, SparseTensorValue):
+        return True
+    return is_tensorflow() and isinstance(x, _tf().SparseTensor)
+
+
+# --- strings ---------------------------------------------------------------
+
+
+def _host_strings(x):
+    """A NumPy `bytes` array (dtype `S`) of the strings in `x`, or None."""
+    a = np.asarray(x)
+    if a.dtype.kind == "S":
+        return a
+    if a.dtype.kind == "U":
+        return np.char.encode(a, "utf-8")
+    if a.dtype.kind == "O" and a.size and isinstance(a.flat[0], (str, bytes)):
+        encode = np.frompyfunc(
+            lambda s: s.encode("utf-8") if isinstance(s, str) else s, 1, 1
+        )
+        return encode(a).astype("S")
+    return None
+
+
+def is_string(x):
+    """True for string tensors, string arrays and (nested) lists of strings."""
+    if is_tensorflow() and isinstance(x, (_tf().Tensor, _tf().Variable)):
+        return x.dtype == _tf().string
+    if keras.ops.is_tensor(x):
+        return False
+    return _host_strings(x) is not None
+
+
+def convert_strings(x):
+    """Converts a string input to this backend's string representation."""
+    if is_tensorflow():
+        return _tf().convert_to_tensor(x, dtype=_tf().string)
+    return _host_strings(x).astype(object)
+
+
+def expand_dims(x, axis):
+    """`expand_dims` that also accepts host-side string arrays."""
+    if isinstance(x, np.ndarray):
+        return np.expand_dims(x, axis)
+    if is_tensorflow():
+        return _tf().expand_dims(x, axis)
+    return keras.ops.expand_dims(x, axis)
+
+
+def lookup_ids(strings, vocabulary):
+    """Maps each string to its index in `vocabulary`, or -1; int64 ids."""
+    if is_tensorflow():
+        tf = _tf()
+        vocab = tf.constant([v.encode("utf-8") for v in vocabulary])
+        matches = tf.equal(tf.expand_dims(strings, -1), vocab)
+        first = tf.argmax(tf.cast(matches, tf.int32), axis=-1)
+        return tf.where(tf.reduce_any(matches, axis=-1), first, -1)
+    strings = _host_strings(strings)
+    vocab = _host_strings(list(vocabulary))
+    order = np.argsort(vocab, kind="stable")
+    sorted_vocab = vocab[order]
+    pos = np.clip(np.searchsorted(sorted_vocab, strings), 0, len(vocab) - 1)
+    ids = np.where(sorted_vocab[pos] == strings, order[pos], -1)
+    return keras.ops.convert_to_tensor(ids.astype("int64"))
+
+
+def gather_strings(names, ids):
+    """The string `names[i]` for every id in `ids` (same shape as `ids`)."""
+    encoded = [n.encode("utf-8") for n in names]
+    if is_tensorflow():
+        return _tf().gather(_tf().constant(encoded), ids)
+    table = np.array(encoded, dtype=object)
+    return table[keras.ops.convert_to_numpy(ids)]
+
+
+def tiled_strings(names, rows):
+    """`names` repeated as `rows` rows: a `[rows, len(names)]` string array."""
+    encoded = [n.encode("utf-8") for n in names]
+    if is_tensorflow():
+        tf = _tf()
+        return tf.tile(tf.constant([encoded]), tf.stack([rows, 1]))
+    return np.tile(np.array([encoded], dtype=object), (int(rows), 1))
+
+
+def string_values(x):
+    """The strings of `x` as a NumPy bytes array, for error messages."""
+    if is_tensorflow() and isinstance(x, _tf().Tensor):
+        return x.numpy()
+    return _host_strings(x)
+
+
+# --- training ----------------------------------------------------------------
+
+
+def num_replicas_in_sync():
+    """Replicas of the active data-parallel strategy (1 outside any)."""
+    if is_tensorflow():
+        return _tf().distribute.get_strategy().num_replicas_in_sync
+    return 1
+
+
+def gradients(loss, variables):
+    """Gradients of an already computed `loss` with respect to `variables`.
+
+    Only possible where the loss still carries its graph: inside a
+    `tf.function` on TensorFlow, and in eager PyTorch.
+    """
+    backend = name()
+    if backend == "tensorflow" and not _tf().executing_eagerly():
+        return _tf().gradients(loss, [v.value for v in variables])
+    if backend == "torch":
+        import torch
+
+        return list(torch.autograd.grad(loss, [v.value for v in variables]))
+    where = "eager TensorFlow" if backend == "tensorflow" else backend
+    raise ValueError(
+        "create_estimator_spec(optimizer=...) needs the gradient of an "
+        f"already computed loss, which {where} cannot give: the loss "
+        "tensor carries no graph. Call create_estimator_spec inside a "
+        "tf.function (TensorFlow) or in eager PyTorch, or pass "
+        "train_op_fn=... and compute gradients yourself from spec.loss."
+    )
+
+
+def group(ops):
+    """One train op that runs all of `ops` (a no-op outside TF graphs)."""
+    ops = [op for op in ops if op is not None]
+    if is_tensorflow() and not _tf().executing_eagerly():
+        return _tf().group(*ops)
+    return ops[0] if len(ops) == 1 else tuple(ops)

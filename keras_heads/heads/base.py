@@ -1,0 +1,291 @@
+"""The `Head` interface, and the algorithm every single-objective head shares.
+
+A single head differs from another only in how it reads labels, which loss it
+computes, which predictions and metrics it offers and what it exports. All
+the rest (weights, reductions, custom losses, regularization, streaming
+metric updates, the per-mode `create_estimator_spec`) is written once here.
+"""
+
+import abc
+import collections
+
+from keras import ops
+
+from keras_heads.heads import custom_loss
+from keras_heads.heads.train_op import create_train_op
+from keras_heads.keys import MetricKeys
+from keras_heads.keys import ModeKeys
+from keras_heads.keys import summary_key
+from keras_heads.metrics import Mean
+from keras_heads.ops import labels as label_ops
+from keras_heads.ops.reduction import Reduction
+from keras_heads.ops.reduction import reduce_loss
+from keras_heads.ops.reduction import validate_loss_reduction
+from keras_heads.spec import EstimatorSpec
+
+
+class Head(abc.ABC):
+    """Interface for the head (top) of a model.
+
+    Given the logits of a network, a head computes the loss, the
+    predictions, the evaluation metrics and the export outputs of one
+    objective, and assembles them per mode into an `EstimatorSpec`.
+
+    Example:
+
+    >>> head = keras_heads.BinaryClassHead()
+    >>> loss = head.loss(labels=[[1], [0]], logits=[[2.0], [-1.0]])
+    >>> predictions = head.predictions([[2.0], [-1.0]])
+    >>> sorted(predictions)[:3]
+    ['all_class_ids', 'all_classes', 'class_ids']
+    """
+
+    @property
+    @abc.abstractmethod
+    def name(self):
+        """The head's name, or None; suffixes its metric keys."""
+
+    @property
+    @abc.abstractmethod
+    def logits_dimension(self):
+        """Size of the last dimension of the logits."""
+
+    @property
+    @abc.abstractmethod
+    def loss_reduction(self):
+        """One of `keras_heads.Reduction`."""
+
+    @abc.abstractmethod
+    def loss(self, labels, logits, features=None, mode=None,
+             regularization_losses=None):
+        """Returns the scalar, regularized training loss."""
+
+    @abc.abstractmethod
+    def predictions(self, logits, keys=None):
+        """Returns a dict of predictions keyed by `PredictionKeys`."""
+
+    @abc.abstractmethod
+    def metrics(self, regularization_losses=None):
+        """Returns a dict of fresh metric objects keyed by metric key."""
+
+    @abc.abstractmethod
+    def update_metrics(self, eval_metrics, features, logits, labels,
+                       mode=None, regularization_losses=None):
+        """Updates `eval_metrics` with one batch and returns it."""
+
+    def create_estimator_spec(self, features, mode, logits, labels=None,
+                              optimizer=None, trainable_variables=None,
+                              train_op_fn=None, update_ops=None,
+                              regularization_losses=None):
+        """Returns an `EstimatorSpec` for `mode`."""
+        raise NotImplementedError(
+            "Subclasses of Head must implement `create_estimator_spec()`."
+        )
+
+
+def sum_regularization(regularization_losses):
+    """The float32 sum of a list of scalar losses (0 for an empty list)."""
+    total = ops.convert_to_tensor(0.0, "float32")
+    for value in regularization_losses:
+        total = total + ops.cast(value, "float32")
+    return total
+
+
+def select_keys(keys, valid_keys):
+    """The prediction keys to compute: `keys`, checked, or all valid ones."""
+    if not keys:
+        return tuple(valid_keys)
+    for key in keys:
+        if key not in valid_keys:
+            raise ValueError(
+                f"Prediction key must be in PredictionKeys, given: {key}. "
+                f"Valid prediction keys include {list(valid_keys)}."
+            )
+    return tuple(keys)
+
+
+# What one batch looks like once checked: everything a metric update needs.
+Batch = collections.namedtuple(
+    "Batch", ["logits", "labels", "raw_labels", "unweighted_loss", "weights"]
+)
+
+
+class SingleHead(Head):
+    """Base of the heads that own one objective.
+
+    Subclasses provide `logits_dimension`, `predictions`, and the hooks
+    `_processed_labels`, `_default_loss`, `_metric_objects`,
+    `_update_head_metrics` and `_export_outputs`.
+    """
+
+    _loss_dimension = 1
+    _allow_per_logit_weights = False
+
+    def __init__(self, weight_column=None,
+                 loss_reduction=Reduction.SUM_OVER_BATCH_SIZE, loss_fn=None,
+                 name=None):
+        self._weight_column = weight_column
+        self._loss_reduction = validate_loss_reduction(loss_reduction)
+        self._loss_fn = loss_fn
+        self._loss_fn_args = (
+            custom_loss.validate_loss_fn(loss_fn) if loss_fn else ()
+        )
+        self._name = name
+
+    @property
+    def name(self):
+        return self._name
+
+    @property
+    def loss_reduction(self):
+        return self._loss_reduction
+
+    # --- hooks ---------------------------------------------------------------
+
+    @abc.abstractmethod
+    def _processed_labels(self, logits, labels):
+        """Checked labels in the form the loss takes."""
+
+    @abc.abstractmethod
+    def _default_loss(self, labels, logits):
+        """The unreduced loss when no `loss_fn` was given."""
+
+    @abc.abstractmethod
+    def _metric_objects(self):
+        """Head-specific metrics: `{unsuffixed key: metric}`, in order."""
+
+    @abc.abstractmethod
+    def _update_head_metrics(self, eval_metrics, batch):
+        """Feeds one `Batch` to the head-specific metrics."""
+
+    @abc.abstractmethod
+    def _export_outputs(self, predictions):
+        """`{signature name: ExportOutput}` for PREDICT mode."""
+
+    # --- loss ------------------------------------------------------------------
+
+    def _unweighted_loss_and_weights(self, logits, labels, features):
+        if self._loss_fn:
+            unweighted = custom_loss.call_loss_fn(
+                self._loss_fn, self._loss_fn_args, labels, logits, features,
+                self._loss_dimension,
+            )
+        else:
+            unweighted = self._default_loss(labels, logits)
+        weights = label_ops.weights_from_features(
+            features, self._weight_column, logits,
+            self._allow_per_logit_weights,
+        )
+        return unweighted, weights
+
+    def _batch(self, features, logits, labels):
+        logits = label_ops.check_logits(logits, self.logits_dimension)
+        processed = self._processed_labels(logits, labels)
+        unweighted, weights = self._unweighted_loss_and_weights(
+            logits, processed, features
+        )
+        return Batch(logits, processed, labels, unweighted, weights)
+
+    def loss(self, labels, logits, features=None, mode=None,
+             regularization_losses=None):
+        """Returns the scalar, regularized training loss.
+
+        Args:
+          labels: labels of shape `[D0, ..., DN, 1]` or `[D0, ..., DN]`
+            (class names when the head has a `label_vocabulary`).
+          logits: `[D0, ..., DN, logits_dimension]`; cast to float32.
+          features: dict of features; holds the weights of `weight_column`.
+          mode: ignored (kept for the interface).
+          regularization_losses: optional list of scalars added to the
+            reduced loss.
+        """
+        batch = self._batch(features, logits, labels)
+        loss = reduce_loss(
+            batch.unweighted_loss, batch.weights, self._loss_reduction
+        )
+        if regularization_losses is not None:
+            loss = loss + sum_regularization(regularization_losses)
+        return loss
+
+    # --- metrics -----------------------------------------------------------------
+
+    def _key(self, key):
+        return summary_key(key, self._name)
+
+    def metrics(self, regularization_losses=None):
+        """Returns fresh metric objects keyed by (name-suffixed) metric key."""
+        objects = {MetricKeys.LOSS_MEAN: Mean(name=MetricKeys.LOSS_MEAN)}
+        objects.update(self._metric_objects())
+        if regularization_losses is not None:
+            objects[MetricKeys.LOSS_REGULARIZATION] = Mean(
+                name=MetricKeys.LOSS_REGULARIZATION
+            )
+        return {self._key(key): metric for key, metric in objects.items()}
+
+    def update_metrics(self, eval_metrics, features, logits, labels,
+                       regularization_losses=None, mode=None):
+        """Updates `eval_metrics` (from `metrics()`) with one batch.
+
+        Metrics stream: calling this for several batches accumulates. As in
+        the reference's heads, a fifth positional argument is
+        `regularization_losses`; `mode` is accepted by keyword and ignored.
+        """
+        batch = self._batch(features, logits, labels)
+        eval_metrics[self._key(MetricKeys.LOSS_MEAN)].update_state(
+            batch.unweighted_loss, sample_weight=batch.weights
+        )
+        self._update_head_metrics(eval_metrics, batch)
+        if regularization_losses is not None:
+            eval_metrics[self._key(MetricKeys.LOSS_REGULARIZATION)].update_state(
+                sum_regularization(regularization_losses)
+            )
+        return eval_metrics
+
+    # --- spec --------------------------------------------------------------------
+
+    def create_estimator_spec(self, features, mode, logits, labels=None,
+                              optimizer=None, trainable_variables=None,
+                              train_op_fn=None, update_ops=None,
+                              regularization_losses=None):
+        """Returns an `EstimatorSpec` for `mode`.
+
+        PREDICT: predictions and export outputs. EVAL: also the loss and the
+        metrics updated with this batch. Any other mode is TRAIN: the loss, a
+        train op (see `keras_heads.heads.train_op`) and `summaries`.
+        """
+        predictions = self.predictions(logits)
+        if mode == ModeKeys.PREDICT:
+            return EstimatorSpec(
+                mode=ModeKeys.PREDICT,
+                predictions=predictions,
+                export_outputs=self._export_outputs(predictions),
+            )
+        loss = self.loss(labels=labels, logits=logits, features=features,
+                         mode=mode, regularization_losses=regularization_losses)
+        if mode == ModeKeys.EVAL:
+            eval_metrics = self.metrics(regularization_losses)
+            self.update_metrics(eval_metrics, features, logits, labels,
+                                regularization_losses=regularization_losses)
+            return EstimatorSpec(
+                mode=ModeKeys.EVAL,
+                predictions=predictions,
+                loss=loss,
+                eval_metric_ops=eval_metrics,
+            )
+        train_op = create_train_op(
+            loss, self._loss_reduction, optimizer=optimizer,
+            trainable_variables=trainable_variables, train_op_fn=train_op_fn,
+            update_ops=update_ops,
+        )
+        summaries = {self._key(MetricKeys.LOSS): loss}
+        if regularization_losses is not None:
+            summaries[self._key(MetricKeys.LOSS_REGULARIZATION)] = (
+                sum_regularization(regularization_losses)
+            )
+        return EstimatorSpec(
+            mode=ModeKeys.TRAIN,
+            predictions=predictions,
+            loss=loss,
+            train_op=train_op,
+            summaries=summaries,
+        )

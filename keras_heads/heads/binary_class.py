@@ -1,0 +1,206 @@
+"""`BinaryClassHead`: one logit per example, sigmoid cross-entropy."""
+
+from keras import ops
+
+from keras_heads import backend
+from keras_heads.heads import classes
+from keras_heads.heads.base import SingleHead
+from keras_heads.heads.base import select_keys
+from keras_heads.keys import MetricKeys
+from keras_heads.keys import PredictionKeys
+from keras_heads.keys import SignatureKeys
+from keras_heads import metrics
+from keras_heads.ops import labels as label_ops
+from keras_heads.ops import losses
+from keras_heads.ops.reduction import Reduction
+from keras_heads.spec import ClassificationOutput
+from keras_heads.spec import PredictOutput
+from keras_heads.spec import RegressionOutput
+
+_KEYS = (
+    PredictionKeys.LOGITS,
+    PredictionKeys.LOGISTIC,
+    PredictionKeys.PROBABILITIES,
+    PredictionKeys.CLASS_IDS,
+    PredictionKeys.CLASSES,
+    PredictionKeys.ALL_CLASS_IDS,
+    PredictionKeys.ALL_CLASSES,
+)
+
+
+def _check_thresholds(thresholds):
+    thresholds = tuple(thresholds) if thresholds else ()
+    if any(t <= 0.0 or t >= 1.0 for t in thresholds):
+        raise ValueError(
+            f"thresholds not in (0, 1): {thresholds}. Each threshold must be "
+            "strictly between 0 and 1."
+        )
+    return thresholds
+
+
+class BinaryClassHead(SingleHead):
+    """A head for binary classification with the sigmoid cross-entropy loss.
+
+    Labels are `[D0, ..., DN, 1]` (or `[D0, ..., DN]`) values in [0, 1]
+    (soft labels allowed), or class names when `label_vocabulary` is set
+    (`label_vocabulary[0]` is the negative class). Logits are
+    `[D0, ..., DN, 1]`.
+
+    Args:
+      weight_column: a feature key (string) or `keras_heads.numeric_column`
+        naming the example weights in `features`.
+      thresholds: thresholds in (0, 1) for the extra `accuracy`, `precision`
+        and `recall` metrics `.../positive_threshold_<t>`.
+      label_vocabulary: two class names, e.g. `["no", "yes"]`; string labels
+        are looked up in it and `classes` predictions are these names.
+      loss_reduction: one of `keras_heads.Reduction` except `NONE`.
+      loss_fn: optional `loss_fn(labels, logits[, features])` returning the
+        unreduced `[D0, ..., DN, 1]` loss.
+      name: suffixes the metric keys (`auc/<name>`); required in `MultiHead`.
+
+    Example:
+
+    >>> head = BinaryClassHead(label_vocabulary=["ham", "spam"])
+    >>> logits = np.array([[2.0], [-1.0]], "float32")
+    >>> float(head.loss(labels=np.array([["spam"], ["ham"]]), logits=logits))
+    0.2201...
+    >>> head.predictions(logits)["classes"]  # b'spam', b'ham'
+    """
+
+    def __init__(self, weight_column=None, thresholds=None,
+                 label_vocabulary=None,
+                 loss_reduction=Reduction.SUM_OVER_BATCH_SIZE, loss_fn=None,
+                 name=None):
+        self._label_vocabulary = classes.validate_vocabulary(label_vocabulary)
+        self._thresholds = _check_thresholds(thresholds)
+        super().__init__(weight_column, loss_reduction, loss_fn, name)
+        self._class_names = classes.class_names(2, self._label_vocabulary)
+
+    @property
+    def logits_dimension(self):
+        return 1
+
+    # --- labels and loss ---------------------------------------------------------
+
+    def _processed_labels(self, logits, labels):
+        labels = label_ops.check_dense_labels(labels, logits, 1)
+        is_string = backend.is_string(labels)
+        if self._label_vocabulary is not None:
+            if not is_string:
+                raise ValueError(
+                    "Labels dtype should be string if there is a vocabulary. "
+                    f"Instead got <dtype: '{labels.dtype}'>; label_vocabulary="
+                    f"{list(self._label_vocabulary)}."
+                )
+            labels = classes.ids_from_vocabulary(labels, self._label_vocabulary)
+        elif is_string:
+            raise ValueError(
+                "String labels need a label_vocabulary: pass "
+                "label_vocabulary=[<negative class>, <positive class>] to "
+                "BinaryClassHead, or give labels as 0/1 numbers."
+            )
+        labels = ops.cast(labels, "float32")
+        return label_ops.guard_range(
+            labels, 0.0, 1.0, "Labels must be <= 2 - 1", "Labels must be >= 0"
+        )
+
+    def _default_loss(self, labels, logits):
+        return losses.sigmoid_cross_entropy(labels, logits)
+
+    # --- predictions -----------------------------------------------------------
+
+    def predictions(self, logits, keys=None):
+        """Returns the predictions in `keys` (default: all seven).
+
+        `logistic` is `sigmoid(logits)`; `probabilities` is
+        `softmax([0, logits])`; `class_ids` is 1 iff `logits > 0`.
+        """
+        keys = select_keys(keys, _KEYS)
+        logits = label_ops.check_logits(logits, 1)
+        two_class = ops.concatenate([ops.zeros_like(logits), logits], axis=-1)
+        out = {}
+        if PredictionKeys.LOGITS in keys:
+            out[PredictionKeys.LOGITS] = logits
+        if PredictionKeys.LOGISTIC in keys:
+            out[PredictionKeys.LOGISTIC] = ops.sigmoid(logits)
+        if PredictionKeys.PROBABILITIES in keys:
+            out[PredictionKeys.PROBABILITIES] = ops.softmax(two_class, axis=-1)
+        out.update(classes.class_predictions(two_class, self._class_names, keys))
+        return {key: out[key] for key in keys}
+
+    # --- metrics ---------------------------------------------------------------
+
+    def _metric_objects(self):
+        objects = {
+            MetricKeys.ACCURACY: metrics.Accuracy(),
+            MetricKeys.PRECISION: metrics.Precision(),
+            MetricKeys.RECALL: metrics.Recall(),
+            MetricKeys.PREDICTION_MEAN: metrics.Mean(
+                name=MetricKeys.PREDICTION_MEAN
+            ),
+            MetricKeys.LABEL_MEAN: metrics.Mean(name=MetricKeys.LABEL_MEAN),
+            MetricKeys.ACCURACY_BASELINE: metrics.AccuracyBaseline(),
+            MetricKeys.AUC: metrics.AUC(),
+            MetricKeys.AUC_PR: metrics.AUC(
+                curve="PR", name=MetricKeys.AUC_PR
+            ),
+        }
+        for t in self._thresholds:
+            objects.update(_threshold_metrics(t))
+        return objects
+
+    def _update_head_metrics(self, eval_metrics, batch):
+        key = self._key
+        logistic = ops.sigmoid(batch.logits)
+        class_ids = ops.cast(batch.logits > 0.0, "float32")
+        y, w = batch.labels, batch.weights
+        eval_metrics[key(MetricKeys.ACCURACY)].update_state(y, class_ids, w)
+        eval_metrics[key(MetricKeys.PRECISION)].update_state(y, class_ids, w)
+        eval_metrics[key(MetricKeys.RECALL)].update_state(y, class_ids, w)
+        eval_metrics[key(MetricKeys.PREDICTION_MEAN)].update_state(logistic, w)
+        eval_metrics[key(MetricKeys.LABEL_MEAN)].update_state(y, w)
+        eval_metrics[key(MetricKeys.ACCURACY_BASELINE)].update_state(y, w)
+        eval_metrics[key(MetricKeys.AUC)].update_state(y, logistic, w)
+        eval_metrics[key(MetricKeys.AUC_PR)].update_state(y, logistic, w)
+        update_threshold_metrics(
+            eval_metrics, key, self._thresholds, y, logistic, w
+        )
+
+    # --- export ----------------------------------------------------------------
+
+    def _export_outputs(self, predictions):
+        classification = ClassificationOutput(
+            scores=predictions[PredictionKeys.PROBABILITIES],
+            classes=predictions[PredictionKeys.ALL_CLASSES],
+        )
+        return {
+            SignatureKeys.DEFAULT: classification,
+            SignatureKeys.CLASSIFY: classification,
+            SignatureKeys.REGRESS: RegressionOutput(
+                predictions[PredictionKeys.LOGISTIC]
+            ),
+            SignatureKeys.PREDICT: PredictOutput(predictions),
+        }
+
+
+def _threshold_metrics(threshold):
+    accuracy = MetricKeys.ACCURACY_AT_THRESHOLD % threshold
+    precision = MetricKeys.PRECISION_AT_THRESHOLD % threshold
+    recall = MetricKeys.RECALL_AT_THRESHOLD % threshold
+    return {
+        accuracy: metrics.BinaryAccuracy(threshold, name=accuracy),
+        precision: metrics.Precision(threshold, name=precision),
+        recall: metrics.Recall(threshold, name=recall),
+    }
+
+
+def update_threshold_metrics(eval_metrics, key, thresholds, labels, scores,
+                             weights):
+    """Feeds the `.../positive_threshold_<t>` metrics (binary, multi-label)."""
+    for t in thresholds:
+        for pattern in (
+            MetricKeys.ACCURACY_AT_THRESHOLD,
+            MetricKeys.PRECISION_AT_THRESHOLD,
+            MetricKeys.RECALL_AT_THRESHOLD,
+        ):
+            eval_metrics[key(pattern % t)].update_state(labels, scores, weights)

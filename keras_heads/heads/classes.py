@@ -1,0 +1,72 @@
+"""What the classification heads share: class names, ids and label look-up."""
+
+from keras import ops
+
+from keras_heads import backend
+from keras_heads.keys import PredictionKeys
+from keras_heads.ops import labels as label_ops
+
+
+def validate_vocabulary(label_vocabulary, error="should be a list or a tuple"):
+    """Checks a label vocabulary: a list or tuple of distinct strings."""
+    if label_vocabulary is None:
+        return None
+    if not isinstance(label_vocabulary, (list, tuple)):
+        raise ValueError(
+            f"label_vocabulary {error}. Given type: {type(label_vocabulary)}"
+        )
+    for entry in label_vocabulary:
+        if not isinstance(entry, str):
+            raise ValueError(
+                "label_vocabulary must hold strings; got "
+                f"{entry!r} of type {type(entry)}."
+            )
+    duplicates = sorted(
+        {v for v in label_vocabulary if label_vocabulary.count(v) > 1}
+    )
+    if duplicates:
+        raise ValueError(
+            f"label_vocabulary has duplicated entries: {duplicates}."
+        )
+    return tuple(label_vocabulary)
+
+
+def class_names(n_classes, label_vocabulary):
+    """The vocabulary, or the decimal class ids `"0" .. "n-1"`."""
+    if label_vocabulary:
+        return list(label_vocabulary)
+    return [str(i) for i in range(n_classes)]
+
+
+def ids_from_vocabulary(labels, label_vocabulary):
+    """int64 ids of string labels; a label not in the vocabulary raises when
+    values are known (and becomes -1 while tracing)."""
+    ids = backend.lookup_ids(labels, label_vocabulary)
+    if not backend.is_traced(ids) and bool(ops.any(ids < 0)):
+        raise ValueError(
+            "Labels must be >= 0: labels has values that are not in "
+            f"label_vocabulary {list(label_vocabulary)}: "
+            f"{label_ops.unknown_labels(labels, ids)}."
+        )
+    return ids
+
+
+def class_predictions(scores, names, keys):
+    """`class_ids`, `classes`, `all_class_ids`, `all_classes` (those in `keys`).
+
+    `scores` is `[D0..DN, n]`; the predicted class is the first maximum.
+    The `all_*` keys are tiled over the first dimension only.
+    """
+    out = {}
+    class_ids = ops.expand_dims(ops.argmax(scores, axis=-1), -1)
+    if PredictionKeys.CLASS_IDS in keys:
+        out[PredictionKeys.CLASS_IDS] = ops.cast(class_ids, "int64")
+    if PredictionKeys.CLASSES in keys:
+        out[PredictionKeys.CLASSES] = backend.gather_strings(names, class_ids)
+    rows = ops.shape(scores)[0]
+    if PredictionKeys.ALL_CLASS_IDS in keys:
+        all_ids = ops.expand_dims(ops.arange(len(names), dtype="int32"), 0)
+        out[PredictionKeys.ALL_CLASS_IDS] = ops.tile(all_ids, (rows, 1))
+    if PredictionKeys.ALL_CLASSES in keys:
+        out[PredictionKeys.ALL_CLASSES] = backend.tiled_strings(names, rows)
+    return out

@@ -1,0 +1,87 @@
+"""Weighted means over every element seen, and the accuracies built on them."""
+
+import keras
+from keras import ops
+
+from keras_heads.metrics.weights import broadcast_weights
+
+
+class Mean(keras.metrics.Metric):
+    """The weighted mean of all elements seen: `sum(w * v) / sum(w)`.
+
+    Unlike `keras.metrics.Mean`, which first averages each row, every element
+    counts with its own (broadcast) weight, so batches of any shape and size
+    stream into the same value. The result is 0 before any weight is seen.
+
+    Example:
+
+    >>> m = Mean()
+    >>> m.update_state([[1.0], [3.0]], sample_weight=[[1.0], [3.0]])
+    >>> float(m.result())
+    2.5
+    """
+
+    def __init__(self, name="mean", dtype="float32"):
+        super().__init__(name=name, dtype=dtype)
+        self.total = self.add_variable(
+            shape=(), initializer="zeros", dtype="float32", name="total"
+        )
+        self.count = self.add_variable(
+            shape=(), initializer="zeros", dtype="float32", name="count"
+        )
+
+    def update_state(self, values, sample_weight=None):
+        values = ops.cast(ops.convert_to_tensor(values), "float32")
+        weights = broadcast_weights(sample_weight, values)
+        self.total.assign_add(ops.sum(values * weights))
+        self.count.assign_add(ops.sum(weights))
+
+    def result(self):
+        return ops.divide_no_nan(self.total, self.count)
+
+
+class Accuracy(Mean):
+    """The weighted fraction of exact matches `y_true == y_pred` (as floats).
+
+    A soft label such as 0.8 never matches a class id.
+    """
+
+    def __init__(self, name="accuracy", dtype="float32"):
+        super().__init__(name=name, dtype=dtype)
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        matches = ops.equal(
+            ops.cast(y_true, "float32"), ops.cast(y_pred, "float32")
+        )
+        super().update_state(ops.cast(matches, "float32"), sample_weight)
+
+
+class BinaryAccuracy(Mean):
+    """The weighted fraction of `y_true == (y_pred > threshold)`."""
+
+    def __init__(self, threshold=0.5, name="binary_accuracy", dtype="float32"):
+        super().__init__(name=name, dtype=dtype)
+        self.threshold = threshold
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        predicted = ops.cast(ops.greater(y_pred, self.threshold), "float32")
+        matches = ops.equal(ops.cast(y_true, "float32"), predicted)
+        super().update_state(ops.cast(matches, "float32"), sample_weight)
+
+    def get_config(self):
+        return {**super().get_config(), "threshold": self.threshold}
+
+
+class AccuracyBaseline(Mean):
+    """The accuracy of always predicting the majority class: `max(m, 1 - m)`.
+
+    Fed with the same labels and weights as the label mean `m`.
+    """
+
+    def __init__(self, name="accuracy_baseline", dtype="float32"):
+        super().__init__(name=name, dtype=dtype)
+
+    def result(self):
+        label_mean = super().result()
+        seen = ops.cast(self.count > 0, "float32")
+        return seen * ops.maximum(label_mean, 1.0 - label_mean)

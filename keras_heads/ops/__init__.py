@@ -1,0 +1,1 @@
+"""Pure functions on `keras.ops`: no state, no Python branching on values."""

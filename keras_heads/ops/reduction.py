@@ -1,0 +1,56 @@
+"""Loss reductions, kept as `(weighted sum, denominator)` until the end.
+
+Keeping the numerator and denominator apart is what lets a caller sum them
+across replicas or batches before dividing (the root of the loss-scaling bugs
+of data-parallel training is dividing too early).
+"""
+
+from keras import ops
+
+
+class Reduction:
+    """The loss reductions a head accepts, under the reference's names.
+
+    * `SUM_OVER_BATCH_SIZE` (default): the weighted sum divided by the
+      number of elements of the unreduced loss (not by the sum of weights).
+    * `SUM`: the weighted sum.
+    * `AUTO`: computed like `SUM_OVER_BATCH_SIZE`.
+    * `NONE` exists for completeness and is rejected by every head.
+    """
+
+    AUTO = "auto"
+    NONE = "none"
+    SUM = "sum"
+    SUM_OVER_BATCH_SIZE = "sum_over_batch_size"
+
+    @classmethod
+    def all(cls):
+        return (cls.AUTO, cls.NONE, cls.SUM, cls.SUM_OVER_BATCH_SIZE)
+
+
+_HEAD_REDUCTIONS = (Reduction.AUTO, Reduction.SUM, Reduction.SUM_OVER_BATCH_SIZE)
+
+
+def validate_loss_reduction(loss_reduction):
+    if loss_reduction not in _HEAD_REDUCTIONS:
+        raise ValueError(
+            f"Invalid loss_reduction: {loss_reduction}. Expected one of "
+            f"{list(_HEAD_REDUCTIONS)} (see keras_heads.Reduction); a head "
+            "always reduces its loss, so 'none' is not accepted."
+        )
+    return loss_reduction
+
+
+def weighted_sum_and_size(unweighted_loss, weights):
+    """`(sum(w * loss), number of elements)` with `w` broadcast to the loss."""
+    weighted = unweighted_loss * ops.cast(weights, unweighted_loss.dtype)
+    size = ops.cast(ops.size(unweighted_loss), unweighted_loss.dtype)
+    return ops.sum(weighted), size
+
+
+def reduce_loss(unweighted_loss, weights, loss_reduction):
+    """Reduces a weighted loss to a scalar the way the reference does."""
+    total, size = weighted_sum_and_size(unweighted_loss, weights)
+    if loss_reduction == Reduction.SUM:
+        return total
+    return ops.divide_no_nan(total, size)

@@ -1,0 +1,6 @@
+"""Test set-up: pick the Keras backend before anything imports Keras."""
+
+import os
+
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
