@@ -72,6 +72,12 @@ class BinaryClassHead(SingleHead):
                  loss_reduction=Reduction.SUM_OVER_BATCH_SIZE, loss_fn=None,
                  name=None):
         self._label_vocabulary = classes.validate_vocabulary(label_vocabulary)
+        if self._label_vocabulary is not None and len(label_vocabulary) != 2:
+            raise ValueError(
+                "label_vocabulary of a BinaryClassHead must have 2 entries "
+                "(negative class, positive class). Given "
+                f"{len(label_vocabulary)}: {list(label_vocabulary)}"
+            )
         self._thresholds = _check_thresholds(thresholds)
         super().__init__(weight_column, loss_reduction, loss_fn, name)
         self._class_names = classes.class_names(2, self._label_vocabulary)

@@ -21,6 +21,17 @@ from keras_heads import backend
 from keras_heads.ops.reduction import Reduction
 
 
+class _NoOp:
+    """The train op of a `train_op_fn` that returned None (e.g. an eager
+    `tf.no_op()`): there is nothing left to run."""
+
+    def __repr__(self):
+        return "NO_OP"
+
+
+NO_OP = _NoOp()
+
+
 def _check_sequence(value, name):
     if value is not None and not isinstance(value, (list, tuple)):
         raise ValueError(
@@ -56,6 +67,8 @@ def create_train_op(
         )
     elif train_op_fn is not None:
         train_op = train_op_fn(loss)
+        if train_op is None:  # `tf.no_op()` and friends return None eagerly
+            train_op = NO_OP
     else:
         raise ValueError("train_op_fn and optimizer cannot both be None.")
     if update_ops is None:

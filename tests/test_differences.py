@@ -1,0 +1,94 @@
+"""Pins each deliberate difference from the reference (docs/differences.md)."""
+
+import numpy as np
+import pytest
+
+import keras_heads
+
+LOGITS = np.array([[45.0], [-41.0]], "float32")
+LABELS = np.array([[1], [1]], "int32")
+
+
+def test_features_none_is_an_empty_dict():
+    head = keras_heads.BinaryClassHead()
+    np.testing.assert_allclose(
+        float(head.loss(LABELS, LOGITS, features=None)), 20.5
+    )
+    metrics = head.update_metrics(head.metrics(), None, LOGITS, LABELS)
+    np.testing.assert_allclose(float(metrics["average_loss"].result()), 20.5)
+
+
+def test_empty_regularization_list_adds_zero():
+    head = keras_heads.BinaryClassHead()
+    np.testing.assert_allclose(
+        float(head.loss(LABELS, LOGITS, regularization_losses=[])), 20.5
+    )
+    metrics = head.metrics(regularization_losses=[])
+    head.update_metrics(metrics, {}, LOGITS, LABELS, regularization_losses=[])
+    assert float(metrics["regularization_loss"].result()) == 0.0
+
+
+def test_update_metrics_accepts_mode_by_keyword():
+    head = keras_heads.BinaryClassHead()
+    by_position = head.update_metrics(head.metrics([1.0]), {}, LOGITS, LABELS,
+                                      [1.0])
+    by_keyword = head.update_metrics(head.metrics([1.0]), {}, LOGITS, LABELS,
+                                     mode="eval", regularization_losses=[1.0])
+    for key in by_position:
+        assert float(by_position[key].result()) == float(
+            by_keyword[key].result()
+        )
+    assert float(by_keyword["regularization_loss"].result()) == 1.0
+
+
+@pytest.mark.parametrize(
+    "make_head,fragment",
+    [
+        (lambda: keras_heads.BinaryClassHead(label_vocabulary=["a"]),
+         "must have 2 entries"),
+        (lambda: keras_heads.BinaryClassHead(label_vocabulary=["a", "b", "c"]),
+         "must have 2 entries"),
+        (lambda: keras_heads.MultiClassHead(3, label_vocabulary=["a", "b", "a"]),
+         "duplicated entries: ['a']"),
+        (lambda: keras_heads.MultiClassHead(3, label_vocabulary=["a", 1, "c"]),
+         "must hold strings"),
+    ],
+)
+def test_vocabulary_is_checked_at_construction(make_head, fragment):
+    with pytest.raises(ValueError) as error:
+        make_head()
+    assert fragment in str(error.value)
+    assert "label_vocabulary" in str(error.value)
+
+
+def test_binary_label_type_errors_are_explained():
+    with pytest.raises(ValueError, match="need a label_vocabulary"):
+        keras_heads.BinaryClassHead().loss(np.array([["yes"], ["no"]]), LOGITS)
+    with pytest.raises(ValueError, match="should be string if there is a "
+                                         "vocabulary"):
+        keras_heads.BinaryClassHead(label_vocabulary=["no", "yes"]).loss(
+            LABELS, LOGITS
+        )
+
+
+def test_unknown_label_names_are_listed():
+    head = keras_heads.MultiClassHead(3, label_vocabulary=["a", "b", "c"])
+    logits = np.zeros((2, 3), "float32")
+    with pytest.raises(ValueError) as error:
+        head.loss(np.array([["b"], ["zebra"]]), logits)
+    message = str(error.value)
+    assert "Labels must be >= 0" in message
+    assert "zebra" in message and "['a', 'b', 'c']" in message
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_non_finite_weights_are_rejected(bad):
+    head = keras_heads.BinaryClassHead(weight_column="w")
+    features = {"w": np.array([1.0, bad], "float32")}
+    with pytest.raises(ValueError, match="'w' must be finite"):
+        head.loss(LABELS, LOGITS, features)
+
+
+def test_n_classes_must_be_an_int():
+    with pytest.raises(ValueError, match="n_classes must be a Python int"):
+        keras_heads.MultiClassHead(3.0)
