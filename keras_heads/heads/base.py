@@ -35,9 +35,11 @@ class Head(abc.ABC):
 
     >>> head = keras_heads.BinaryClassHead()
     >>> loss = head.loss(labels=[[1], [0]], logits=[[2.0], [-1.0]])
-    >>> predictions = head.predictions([[2.0], [-1.0]])
-    >>> sorted(predictions)[:3]
-    ['all_class_ids', 'all_classes', 'class_ids']
+    >>> round(float(loss), 4)
+    0.2201
+    >>> sorted(head.predictions([[2.0], [-1.0]]))
+    ['all_class_ids', 'all_classes', 'class_ids', 'classes', 'logistic',
+     'logits', 'probabilities']
     """
 
     @property

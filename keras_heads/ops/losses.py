@@ -12,8 +12,9 @@ from keras import ops
 def sigmoid_cross_entropy(labels, logits):
     """`-z log(s(x)) - (1 - z) log(1 - s(x))`, computed stably.
 
-    >>> sigmoid_cross_entropy(ops.ones((1, 1)), -41.0 * ops.ones((1, 1)))
-    ... # [[41.]]
+    >>> loss = sigmoid_cross_entropy(ops.ones((1, 1)), ops.full((1, 1), -41.0))
+    >>> ops.convert_to_numpy(loss).tolist()
+    [[41.0]]
     """
     labels = ops.cast(labels, logits.dtype)
     return (
