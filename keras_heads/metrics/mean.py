@@ -3,6 +3,7 @@
 import keras
 from keras import ops
 
+from keras_heads.metrics.weights import align_labels
 from keras_heads.metrics.weights import broadcast_weights
 
 
@@ -50,9 +51,9 @@ class Accuracy(Mean):
         super().__init__(name=name, dtype=dtype)
 
     def update_state(self, y_true, y_pred, sample_weight=None):
-        matches = ops.equal(
-            ops.cast(y_true, "float32"), ops.cast(y_pred, "float32")
-        )
+        y_pred = ops.cast(ops.convert_to_tensor(y_pred), "float32")
+        y_true = ops.cast(align_labels(y_true, y_pred), "float32")
+        matches = ops.equal(y_true, y_pred)
         super().update_state(ops.cast(matches, "float32"), sample_weight)
 
 
@@ -64,8 +65,10 @@ class BinaryAccuracy(Mean):
         self.threshold = threshold
 
     def update_state(self, y_true, y_pred, sample_weight=None):
+        y_pred = ops.convert_to_tensor(y_pred)
         predicted = ops.cast(ops.greater(y_pred, self.threshold), "float32")
-        matches = ops.equal(ops.cast(y_true, "float32"), predicted)
+        y_true = ops.cast(align_labels(y_true, y_pred), "float32")
+        matches = ops.equal(y_true, predicted)
         super().update_state(ops.cast(matches, "float32"), sample_weight)
 
     def get_config(self):

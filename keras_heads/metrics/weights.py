@@ -3,6 +3,18 @@
 from keras import ops
 
 
+def align_labels(y_true, y_pred):
+    """`y_true` with `y_pred`'s rank when the two differ by a trailing axis of
+    size 1 (`[B]` labels against `[B, 1]` predictions, or the reverse)."""
+    y_true = ops.convert_to_tensor(y_true)
+    true_rank, pred_rank = len(y_true.shape), len(y_pred.shape)
+    if true_rank == pred_rank + 1 and y_true.shape[-1] == 1:
+        return ops.squeeze(y_true, -1)
+    if pred_rank == true_rank + 1 and y_pred.shape[-1] == 1:
+        return ops.expand_dims(y_true, -1)
+    return y_true
+
+
 def broadcast_weights(sample_weight, values):
     """`sample_weight` as a float32 tensor of `values`' shape.
 
