@@ -94,7 +94,7 @@ def check_dense_labels(labels, logits, expected_labels_dimension):
     if not _same_shape(shape, expected):
         raise ValueError(
             "labels shape must be [D0, D1, ... DN, "
-            f"{expected_labels_dimension}]. {_LABELS_HINT}, "
+            f"{expected_labels_dimension}]. {_LABELS_HINT} "
             f"expected_labels_shape: {expected}. labels_shape: {shape}."
         )
     return labels
@@ -188,12 +188,14 @@ def weights_from_features(
             f"Weight column should be castable to float. Given dtype: {dtype}"
         )
     weights = ops.cast(weights, "float32")
-    weights = _check_weights_shape(weights, logits, allow_per_logit_weights)
+    weights = _check_weights_shape(
+        weights, logits, allow_per_logit_weights, key
+    )
     _check_finite(weights, key)
     return weights
 
 
-def _check_weights_shape(weights, logits, allow_per_logit_weights):
+def _check_weights_shape(weights, logits, allow_per_logit_weights, key):
     logits_shape, shape = _shape(logits), _shape(weights)
     if len(shape) == len(logits_shape) - 1:
         if _same_shape(shape, logits_shape[:-1]):
@@ -210,7 +212,8 @@ def _check_weights_shape(weights, logits, allow_per_logit_weights):
     )
     raise ValueError(
         f"weights shape must be {options}, logits_shape: {logits_shape}. "
-        f"weights_shape: {shape}."
+        f"weights_shape: {shape}. The weights come from feature {key!r} "
+        "(weight_column)."
     )
 
 

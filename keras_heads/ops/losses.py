@@ -17,11 +17,12 @@ def sigmoid_cross_entropy(labels, logits):
     [[41.0]]
     """
     labels = ops.cast(labels, logits.dtype)
-    return (
-        ops.relu(logits)
-        - logits * labels
-        + ops.log1p(ops.exp(-ops.abs(logits)))
-    )
+    # `where` rather than relu/abs: their subgradient at 0 is 0, which would
+    # make the gradient at logit 0 equal to -z instead of sigmoid(0) - z.
+    non_negative = logits >= 0
+    positive_part = ops.where(non_negative, logits, 0.0)
+    minus_abs = ops.where(non_negative, -logits, logits)
+    return positive_part - logits * labels + ops.log1p(ops.exp(minus_abs))
 
 
 def sparse_softmax_cross_entropy(label_ids, logits):
