@@ -12,6 +12,7 @@ from keras_heads.columns import numeric_column
 from keras_heads.heads.base import Head
 from keras_heads.heads.binary_class import BinaryClassHead
 from keras_heads.heads.multi_class import MultiClassHead
+from keras_heads.heads.multi_label import MultiLabelHead
 from keras_heads.heads.regression import LogisticRegressionHead
 from keras_heads.heads.regression import PoissonRegressionHead
 from keras_heads.heads.regression import RegressionHead
@@ -38,6 +39,7 @@ __all__ = [
     "MetricKeys",
     "ModeKeys",
     "MultiClassHead",
+    "MultiLabelHead",
     "NumericColumn",
     "PoissonRegressionHead",
     "PredictOutput",

@@ -68,6 +68,29 @@ def is_sparse(x):
     return is_tensorflow() and isinstance(x, _tf().SparseTensor)
 
 
+def sparse_components(sparse):
+    """`(indices, values, dense_shape)` of a sparse input.
+
+    `indices` is an int64 tensor, `values` a tensor (or this backend's string
+    array) and `dense_shape` a tuple of ints where it is known statically.
+    """
+    if isinstance(sparse, SparseTensorValue):
+        indices = keras.ops.convert_to_tensor(
+            np.asarray(sparse.indices, dtype="int64")
+        )
+        values = sparse.values
+        values = (
+            convert_strings(values)
+            if is_string(values)
+            else keras.ops.convert_to_tensor(values)
+        )
+        return indices, values, tuple(int(d) for d in sparse.dense_shape)
+    shape = tuple(sparse.shape)
+    if any(d is None for d in shape) and _tf().executing_eagerly():
+        shape = tuple(int(d) for d in sparse.dense_shape.numpy())
+    return sparse.indices, sparse.values, shape
+
+
 # --- strings ---------------------------------------------------------------
 
 
@@ -109,6 +132,21 @@ def expand_dims(x, axis):
     if is_tensorflow():
         return _tf().expand_dims(x, axis)
     return keras.ops.expand_dims(x, axis)
+
+
+def take_rows(x, indices, row_rank=1):
+    """Rows `indices` of `x` once its first `row_rank` axes are merged.
+
+    `take(reshape(x, [-1, *x.shape[row_rank:]]), indices, axis=0)`, that
+    also accepts host-side string arrays. The result has shape
+    `indices.shape + x.shape[row_rank:]`.
+    """
+    if isinstance(x, np.ndarray):
+        rows = x.reshape((-1,) + x.shape[row_rank:])
+        return rows[keras.ops.convert_to_numpy(indices)]
+    shape = keras.ops.shape(x)
+    rows = keras.ops.reshape(x, (-1,) + tuple(shape[row_rank:]))
+    return keras.ops.take(rows, indices, axis=0)
 
 
 def lookup_ids(strings, vocabulary):

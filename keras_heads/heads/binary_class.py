@@ -154,7 +154,7 @@ class BinaryClassHead(SingleHead):
             ),
         }
         for t in self._thresholds:
-            objects.update(_threshold_metrics(t))
+            objects.update(classes.threshold_metrics(t))
         return objects
 
     def _update_head_metrics(self, eval_metrics, batch):
@@ -170,7 +170,7 @@ class BinaryClassHead(SingleHead):
         eval_metrics[key(MetricKeys.ACCURACY_BASELINE)].update_state(y, w)
         eval_metrics[key(MetricKeys.AUC)].update_state(y, logistic, w)
         eval_metrics[key(MetricKeys.AUC_PR)].update_state(y, logistic, w)
-        update_threshold_metrics(
+        classes.update_threshold_metrics(
             eval_metrics, key, self._thresholds, y, logistic, w
         )
 
@@ -189,26 +189,3 @@ class BinaryClassHead(SingleHead):
             ),
             SignatureKeys.PREDICT: PredictOutput(predictions),
         }
-
-
-def _threshold_metrics(threshold):
-    accuracy = MetricKeys.ACCURACY_AT_THRESHOLD % threshold
-    precision = MetricKeys.PRECISION_AT_THRESHOLD % threshold
-    recall = MetricKeys.RECALL_AT_THRESHOLD % threshold
-    return {
-        accuracy: metrics.BinaryAccuracy(threshold, name=accuracy),
-        precision: metrics.Precision(threshold, name=precision),
-        recall: metrics.Recall(threshold, name=recall),
-    }
-
-
-def update_threshold_metrics(eval_metrics, key, thresholds, labels, scores,
-                             weights):
-    """Feeds the `.../positive_threshold_<t>` metrics (binary, multi-label)."""
-    for t in thresholds:
-        for pattern in (
-            MetricKeys.ACCURACY_AT_THRESHOLD,
-            MetricKeys.PRECISION_AT_THRESHOLD,
-            MetricKeys.RECALL_AT_THRESHOLD,
-        ):
-            eval_metrics[key(pattern % t)].update_state(labels, scores, weights)

@@ -3,6 +3,8 @@
 from keras import ops
 
 from keras_heads import backend
+from keras_heads import metrics
+from keras_heads.keys import MetricKeys
 from keras_heads.keys import PredictionKeys
 from keras_heads.ops import labels as label_ops
 
@@ -70,3 +72,27 @@ def class_predictions(scores, names, keys):
     if PredictionKeys.ALL_CLASSES in keys:
         out[PredictionKeys.ALL_CLASSES] = backend.tiled_strings(names, rows)
     return out
+
+
+def threshold_metrics(threshold):
+    """The three `.../positive_threshold_<t>` metrics of one threshold."""
+    accuracy = MetricKeys.ACCURACY_AT_THRESHOLD % threshold
+    precision = MetricKeys.PRECISION_AT_THRESHOLD % threshold
+    recall = MetricKeys.RECALL_AT_THRESHOLD % threshold
+    return {
+        accuracy: metrics.BinaryAccuracy(threshold, name=accuracy),
+        precision: metrics.Precision(threshold, name=precision),
+        recall: metrics.Recall(threshold, name=recall),
+    }
+
+
+def update_threshold_metrics(eval_metrics, key, thresholds, labels, scores,
+                             weights):
+    """Feeds the `.../positive_threshold_<t>` metrics (binary, multi-label)."""
+    for t in thresholds:
+        for pattern in (
+            MetricKeys.ACCURACY_AT_THRESHOLD,
+            MetricKeys.PRECISION_AT_THRESHOLD,
+            MetricKeys.RECALL_AT_THRESHOLD,
+        ):
+            eval_metrics[key(pattern % t)].update_state(labels, scores, weights)

@@ -1,0 +1,156 @@
+"""MultiLabelHead: dense and sparse labels agree, large label spaces, compiled
+use."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import keras_heads
+
+
+def _random_labels(rng, batch, n_classes, max_labels):
+    """The same labels three ways: multi-hot, sparse ids, sparse names."""
+    multi_hot = np.zeros((batch, n_classes), "int64")
+    indices, ids = [], []
+    for row in range(batch):
+        chosen = rng.choice(n_classes, rng.integers(0, max_labels + 1),
+                            replace=False)
+        multi_hot[row, chosen] = 1
+        for slot, class_id in enumerate(sorted(chosen)):
+            indices.append([row, slot])
+            ids.append(class_id)
+    indices = np.array(indices, "int64").reshape(-1, 2)
+    ids = np.array(ids, "int64")
+    return multi_hot, indices, ids
+
+
+def _results(head, labels, logits, features):
+    metrics = head.update_metrics(head.metrics(), features, logits, labels)
+    values = {k: float(m.result()) for k, m in metrics.items()}
+    return float(head.loss(labels, logits, features)), values
+
+
+@pytest.mark.parametrize("sparse_kind", ["SparseTensorValue", "tf.SparseTensor",
+                                         "names"])
+def test_sparse_and_dense_labels_give_identical_loss_and_metrics(sparse_kind):
+    rng = np.random.default_rng(3)
+    n_classes, batch = 5, 32
+    names = [f"tag{i}" for i in range(n_classes)]
+    head = keras_heads.MultiLabelHead(
+        n_classes, weight_column="w", thresholds=[0.3, 0.6],
+        label_vocabulary=names, classes_for_class_based_metrics=[1, 4],
+    )
+    multi_hot, indices, ids = _random_labels(rng, batch, n_classes, 3)
+    shape = [batch, 3]
+    if sparse_kind == "SparseTensorValue":
+        sparse = keras_heads.SparseTensorValue(indices, ids, shape)
+    elif sparse_kind == "tf.SparseTensor":
+        sparse = tf.SparseTensor(indices, ids, shape)
+    else:
+        sparse = keras_heads.SparseTensorValue(
+            indices, np.array(names)[ids], shape
+        )
+    logits = rng.normal(size=(batch, n_classes)).astype("float32")
+    features = {"w": rng.uniform(0.5, 2.0, size=(batch, 1)).astype("float32")}
+
+    dense_loss, dense_metrics = _results(head, multi_hot, logits, features)
+    sparse_loss, sparse_metrics = _results(head, sparse, logits, features)
+    assert sparse_loss == dense_loss
+    assert sparse_metrics == dense_metrics
+    assert "auc/tag4" in dense_metrics
+
+
+def test_duplicate_sparse_ids_count_once():
+    head = keras_heads.MultiLabelHead(3)
+    logits = np.array([[1.0, -1.0, 0.5]], "float32")
+    twice = keras_heads.SparseTensorValue([[0, 0], [0, 1]], [2, 2], [1, 2])
+    once = np.array([[0, 0, 1]])
+    assert float(head.loss(twice, logits)) == float(head.loss(once, logits))
+
+
+def test_ten_thousand_classes_with_sparse_labels():
+    """A large label space: the loss and pooled metrics are vectorised over
+    classes and match a NumPy computation."""
+    rng = np.random.default_rng(0)
+    n_classes, batch = 10_000, 64
+    multi_hot, indices, ids = _random_labels(rng, batch, n_classes, 20)
+    labels = keras_heads.SparseTensorValue(indices, ids, [batch, 20])
+    logits = rng.normal(size=(batch, n_classes)).astype("float32")
+    head = keras_heads.MultiLabelHead(n_classes)
+
+    x, z = logits.astype("float64"), multi_hot
+    expected = np.mean(
+        np.maximum(x, 0) - x * z + np.log1p(np.exp(-np.abs(x))), axis=-1
+    ).mean()
+    np.testing.assert_allclose(float(head.loss(labels, logits)), expected,
+                               rtol=1e-5)
+    metrics = head.update_metrics(head.metrics(), {}, logits, labels)
+    assert 0.4 < float(metrics["auc"].result()) < 0.6  # random scores
+
+
+def test_compiled_loss_and_metrics_match_eager():
+    rng = np.random.default_rng(1)
+    head = keras_heads.MultiLabelHead(4, weight_column="w", thresholds=[0.5],
+                                      classes_for_class_based_metrics=[0])
+    multi_hot, indices, ids = _random_labels(rng, 16, 4, 2)
+    labels = tf.SparseTensor(indices, ids, [16, 2])
+    logits = rng.normal(size=(16, 4)).astype("float32")
+    features = {"w": rng.uniform(size=(16,)).astype("float32")}
+    eager_metrics = head.update_metrics(head.metrics(), features, logits,
+                                        labels)
+    compiled_metrics = head.metrics()
+
+    @tf.function(jit_compile=True)
+    def step(logits, labels, w):
+        head.update_metrics(compiled_metrics, {"w": w}, logits, labels)
+        return head.loss(labels, logits, {"w": w})
+
+    loss = step(logits, labels, features["w"])
+    np.testing.assert_allclose(float(loss),
+                               float(head.loss(labels, logits, features)),
+                               rtol=1e-5)
+    for key, metric in eager_metrics.items():
+        np.testing.assert_allclose(float(compiled_metrics[key].result()),
+                                   float(metric.result()), rtol=1e-4,
+                                   err_msg=key)
+
+
+def test_invalid_labels_give_nan_loss_when_traced():
+    head = keras_heads.MultiLabelHead(3)
+    logits = np.zeros((2, 3), "float32")
+
+    @tf.function
+    def loss(labels):
+        return head.loss(labels, logits)
+
+    assert np.isnan(float(loss(np.array([[0, 2, 0], [1, 0, 0]]))))
+    out_of_range = tf.SparseTensor([[0, 0], [1, 0]], np.array([1, 7]), [2, 1])
+    assert np.isnan(float(loss(out_of_range)))
+    valid = tf.SparseTensor([[0, 0], [1, 0]], np.array([1, 2]), [2, 1])
+    assert np.isfinite(float(loss(valid)))
+
+
+@pytest.mark.parametrize(
+    "labels,fragment",
+    [
+        (keras_heads.SparseTensorValue([[0, 0]], [3], [2, 1]),
+         "values in [0, 3). Given: [3]"),
+        (keras_heads.SparseTensorValue([[0, 0]], ["x"], [2, 1]),
+         "Sparse string labels need a label_vocabulary"),
+        (np.array([["a", "b", "c"]] * 2), "numeric multi-hot indicator"),
+        (np.array([[0, 1, 2], [1, 1, 0]]), "labels has values above 1: [2]"),
+    ],
+)
+def test_bad_labels_are_explained(labels, fragment):
+    head = keras_heads.MultiLabelHead(3)
+    with pytest.raises(ValueError) as error:
+        head.loss(labels, np.zeros((2, 3), "float32"))
+    assert fragment in str(error.value)
+
+
+def test_unknown_sparse_names_are_listed():
+    head = keras_heads.MultiLabelHead(2, label_vocabulary=["cat", "dog"])
+    labels = keras_heads.SparseTensorValue([[0, 0], [1, 0]], ["dog", "emu"],
+                                           [2, 1])
+    with pytest.raises(ValueError, match=r"not in label_vocabulary.*'emu'"):
+        head.loss(labels, np.zeros((2, 2), "float32"))
