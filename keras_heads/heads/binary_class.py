@@ -13,8 +13,6 @@ from keras_heads import metrics
 from keras_heads.ops import labels as label_ops
 from keras_heads.ops import losses
 from keras_heads.ops.reduction import Reduction
-from keras_heads.spec import ClassificationOutput
-from keras_heads.spec import PredictOutput
 from keras_heads.spec import RegressionOutput
 
 _KEYS = (
@@ -92,16 +90,11 @@ class BinaryClassHead(SingleHead):
 
     def _processed_labels(self, logits, labels):
         labels = label_ops.check_dense_labels(labels, logits, 1)
-        is_string = backend.is_string(labels)
         if self._label_vocabulary is not None:
-            if not is_string:
-                raise ValueError(
-                    "Labels dtype should be string if there is a vocabulary. "
-                    f"Instead got <dtype: '{labels.dtype}'>; label_vocabulary="
-                    f"{list(self._label_vocabulary)}."
-                )
-            labels = classes.ids_from_vocabulary(labels, self._label_vocabulary)
-        elif is_string:
+            labels = classes.ids_from_string_labels(
+                labels, self._label_vocabulary
+            )
+        elif backend.is_string(labels):
             raise ValueError(
                 "String labels need a label_vocabulary: pass "
                 "label_vocabulary=[<negative class>, <positive class>] to "
@@ -177,15 +170,10 @@ class BinaryClassHead(SingleHead):
     # --- export ----------------------------------------------------------------
 
     def _export_outputs(self, predictions):
-        classification = ClassificationOutput(
-            scores=predictions[PredictionKeys.PROBABILITIES],
-            classes=predictions[PredictionKeys.ALL_CLASSES],
+        outputs = classes.classification_export_outputs(
+            predictions, PredictionKeys.PROBABILITIES, PredictionKeys.ALL_CLASSES
         )
-        return {
-            SignatureKeys.DEFAULT: classification,
-            SignatureKeys.CLASSIFY: classification,
-            SignatureKeys.REGRESS: RegressionOutput(
-                predictions[PredictionKeys.LOGISTIC]
-            ),
-            SignatureKeys.PREDICT: PredictOutput(predictions),
-        }
+        outputs[SignatureKeys.REGRESS] = RegressionOutput(
+            predictions[PredictionKeys.LOGISTIC]
+        )
+        return outputs

@@ -1,11 +1,15 @@
 """What the classification heads share: class names, ids and label look-up."""
 
+import keras
 from keras import ops
 
 from keras_heads import backend
 from keras_heads import metrics
 from keras_heads.keys import MetricKeys
 from keras_heads.keys import PredictionKeys
+from keras_heads.keys import SignatureKeys
+from keras_heads.spec import ClassificationOutput
+from keras_heads.spec import PredictOutput
 from keras_heads.ops import labels as label_ops
 
 
@@ -38,6 +42,18 @@ def class_names(n_classes, label_vocabulary):
     if label_vocabulary:
         return list(label_vocabulary)
     return [str(i) for i in range(n_classes)]
+
+
+def ids_from_string_labels(labels, label_vocabulary):
+    """Class ids of labels that must be names, since a vocabulary is set."""
+    if not backend.is_string(labels):
+        dtype = keras.backend.standardize_dtype(labels.dtype)
+        raise ValueError(
+            "Labels dtype should be string if there is a vocabulary. Instead "
+            f"got <dtype: '{dtype}'>; label_vocabulary="
+            f"{list(label_vocabulary)}."
+        )
+    return ids_from_vocabulary(labels, label_vocabulary)
 
 
 def ids_from_vocabulary(labels, label_vocabulary):
@@ -96,3 +112,16 @@ def update_threshold_metrics(eval_metrics, key, thresholds, labels, scores,
             MetricKeys.RECALL_AT_THRESHOLD,
         ):
             eval_metrics[key(pattern % t)].update_state(labels, scores, weights)
+
+
+def classification_export_outputs(predictions, scores_key, classes_key):
+    """`serving_default` and `classification` (one `ClassificationOutput` of
+    scores and every class name) and `predict` (all predictions)."""
+    classification = ClassificationOutput(
+        scores=predictions[scores_key], classes=predictions[classes_key]
+    )
+    return {
+        SignatureKeys.DEFAULT: classification,
+        SignatureKeys.CLASSIFY: classification,
+        SignatureKeys.PREDICT: PredictOutput(predictions),
+    }

@@ -9,13 +9,10 @@ from keras_heads.heads.base import SingleHead
 from keras_heads.heads.base import select_keys
 from keras_heads.keys import MetricKeys
 from keras_heads.keys import PredictionKeys
-from keras_heads.keys import SignatureKeys
 from keras_heads import metrics
 from keras_heads.ops import labels as label_ops
 from keras_heads.ops import losses
 from keras_heads.ops.reduction import Reduction
-from keras_heads.spec import ClassificationOutput
-from keras_heads.spec import PredictOutput
 
 _KEYS = (
     PredictionKeys.LOGITS,
@@ -99,12 +96,9 @@ class MultiClassHead(SingleHead):
         labels = label_ops.check_dense_labels(labels, logits, 1)
         is_string = backend.is_string(labels)
         if self._label_vocabulary is not None:
-            if not is_string:
-                raise ValueError(
-                    "Labels dtype should be string if there is a vocabulary. "
-                    f"Instead got <dtype: '{labels.dtype}'>"
-                )
-            labels = classes.ids_from_vocabulary(labels, self._label_vocabulary)
+            labels = classes.ids_from_string_labels(
+                labels, self._label_vocabulary
+            )
         else:
             dtype = "string" if is_string else keras.backend.standardize_dtype(
                 labels.dtype
@@ -152,12 +146,6 @@ class MultiClassHead(SingleHead):
     # --- export ----------------------------------------------------------------
 
     def _export_outputs(self, predictions):
-        classification = ClassificationOutput(
-            scores=predictions[PredictionKeys.PROBABILITIES],
-            classes=predictions[PredictionKeys.ALL_CLASSES],
+        return classes.classification_export_outputs(
+            predictions, PredictionKeys.PROBABILITIES, PredictionKeys.ALL_CLASSES
         )
-        return {
-            SignatureKeys.DEFAULT: classification,
-            SignatureKeys.CLASSIFY: classification,
-            SignatureKeys.PREDICT: PredictOutput(predictions),
-        }

@@ -11,13 +11,10 @@ from keras_heads.heads.base import SingleHead
 from keras_heads.heads.base import select_keys
 from keras_heads.keys import MetricKeys
 from keras_heads.keys import PredictionKeys
-from keras_heads.keys import SignatureKeys
 from keras_heads.ops import labels as label_ops
 from keras_heads.ops import losses
 from keras_heads.ops import sparse
 from keras_heads.ops.reduction import Reduction
-from keras_heads.spec import ClassificationOutput
-from keras_heads.spec import PredictOutput
 
 _KEYS = (
     PredictionKeys.LOGITS,
@@ -285,12 +282,6 @@ class MultiLabelHead(SingleHead):
     # --- export ----------------------------------------------------------------
 
     def _export_outputs(self, predictions):
-        classification = ClassificationOutput(
-            scores=predictions[PredictionKeys.PROBABILITIES],
-            classes=predictions[PredictionKeys.CLASSES],
+        return classes.classification_export_outputs(
+            predictions, PredictionKeys.PROBABILITIES, PredictionKeys.CLASSES
         )
-        return {
-            SignatureKeys.DEFAULT: classification,
-            SignatureKeys.CLASSIFY: classification,
-            SignatureKeys.PREDICT: PredictOutput(predictions),
-        }
