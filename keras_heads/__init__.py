@@ -12,10 +12,12 @@ from keras_heads.columns import numeric_column
 from keras_heads.heads.base import Head
 from keras_heads.heads.binary_class import BinaryClassHead
 from keras_heads.heads.multi_class import MultiClassHead
+from keras_heads.heads.multi_head import MultiHead
 from keras_heads.heads.multi_label import MultiLabelHead
 from keras_heads.heads.regression import LogisticRegressionHead
 from keras_heads.heads.regression import PoissonRegressionHead
 from keras_heads.heads.regression import RegressionHead
+from keras_heads.heads.sequential import SequentialHeadWrapper
 from keras_heads.keys import MetricKeys
 from keras_heads.keys import ModeKeys
 from keras_heads.keys import PredictionKeys
@@ -39,6 +41,7 @@ __all__ = [
     "MetricKeys",
     "ModeKeys",
     "MultiClassHead",
+    "MultiHead",
     "MultiLabelHead",
     "NumericColumn",
     "PoissonRegressionHead",
@@ -47,6 +50,7 @@ __all__ = [
     "Reduction",
     "RegressionHead",
     "RegressionOutput",
+    "SequentialHeadWrapper",
     "SignatureKeys",
     "SparseTensorValue",
     "numeric_column",

@@ -32,7 +32,9 @@ def test_docstring_examples(module_name):
 
 def test_the_public_classes_have_examples():
     finder = doctest.DocTestFinder()
-    for name in ("Head", "BinaryClassHead", "MultiClassHead", "RegressionHead",
-                 "PoissonRegressionHead", "LogisticRegressionHead"):
+    for name in ("Head", "BinaryClassHead", "MultiClassHead", "MultiLabelHead",
+                 "RegressionHead", "PoissonRegressionHead",
+                 "LogisticRegressionHead", "MultiHead",
+                 "SequentialHeadWrapper"):
         tests = finder.find(getattr(keras_heads, name), name)
         assert any(t.examples for t in tests if t.name == name), name

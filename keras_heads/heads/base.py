@@ -253,7 +253,20 @@ class SingleHead(Head):
 
         PREDICT: predictions and export outputs. EVAL: also the loss and the
         metrics updated with this batch. Any other mode is TRAIN: the loss, a
-        train op (see `keras_heads.heads.train_op`) and `summaries`.
+        train op and `summaries`.
+
+        In TRAIN mode give exactly one of:
+
+        * `train_op_fn`: called once with the regularized loss; what it
+          returns is `spec.train_op`. Works everywhere, eager or compiled.
+        * `optimizer` (a `keras.optimizers.Optimizer`) and
+          `trainable_variables`: the loss's gradient is applied with
+          `optimizer.apply`. Keras 3 has no graph-mode `get_updates`, so call
+          this inside a `tf.function` on TensorFlow (the update runs with
+          the function) or in eager PyTorch; elsewhere it raises
+          `ValueError`.
+
+        `update_ops` (ops or zero-argument callables) run after the update.
         """
         predictions = self.predictions(logits)
         if mode == ModeKeys.PREDICT:

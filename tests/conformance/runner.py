@@ -224,6 +224,21 @@ def run_loss(head, inputs, expected):
                      mode=inputs.get("mode"),
                      regularization_losses=_regularization(inputs))
     assert_scalar(expected["loss"], loss, "loss", LOSS_TOLERANCE)
+    if "per_head_loss" in expected:  # MultiHead (SCHEMA.md 6.2)
+        _assert_per_head_loss(head, inputs, expected["per_head_loss"])
+    if "flat_logits" in expected:  # SequentialHeadWrapper (SCHEMA.md 6.2)
+        logits, labels, features = head._flatten(logits, labels, features)
+        assert_array(expected["flat_logits"], logits, "flat_logits",
+                     LOSS_TOLERANCE)
+        assert_array(expected["flat_labels"], labels, "flat_labels",
+                     LOSS_TOLERANCE)
+        assert set(features) == set(expected["flat_features"]), (
+            f"flat_features: keys {sorted(features)}"
+        )
+        for key, value in expected["flat_features"].items():
+            assert_array(value, features[key], f"flat_features[{key}]",
+                         LOSS_TOLERANCE)
+        head = head.static_head  # its intermediate values, on flat tensors
     if "processed_labels" in expected:
         batch = head._batch(features, logits, labels)
         assert_array(expected["processed_labels"], batch.labels,
@@ -232,6 +247,21 @@ def run_loss(head, inputs, expected):
                      "unweighted_loss", LOSS_TOLERANCE)
         assert_array(expected["weights"], batch.weights, "weights",
                      LOSS_TOLERANCE)
+
+
+def _assert_per_head_loss(head, inputs, expected):
+    """Each sub-head's own loss: no head weight, no regularization."""
+    logits, labels = decode(inputs["logits"]), decode(inputs.get("labels"))
+    logits = head._logits_by_head(logits, labels)
+    names = [sub_head.name for sub_head in head.heads]
+    assert set(names) == set(expected), f"per_head_loss: heads {names}"
+    for sub_head in head.heads:
+        loss = sub_head.loss(labels=labels[sub_head.name],
+                             logits=logits[sub_head.name],
+                             features=_features(inputs),
+                             mode=inputs.get("mode"))
+        assert_scalar(expected[sub_head.name], loss,
+                      f"per_head_loss[{sub_head.name}]", LOSS_TOLERANCE)
 
 
 def run_predictions(head, inputs, expected):
@@ -369,8 +399,10 @@ def assert_error(expected, error, when):
     assert when == expected["when"], (
         f"raised at {when}; expected at {expected['when']}: {error}"
     )
-    assert expected["match"] in str(error), (
-        f"message {str(error)!r} lacks {expected['match']!r}"
+    # A property's error (6.1) records no `match`: its whole message is one.
+    match = expected.get("match", expected["message"])
+    assert match in str(error), (
+        f"message {str(error)!r} lacks {match!r}"
     )
 
 

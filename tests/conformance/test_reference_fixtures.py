@@ -3,7 +3,6 @@ returned (tensorflow-estimator 2.15), within SCHEMA.md's tolerances."""
 
 import pytest
 
-import keras_heads
 from tests.conformance import runner
 
 FAMILIES = (
@@ -18,15 +17,32 @@ FAMILIES = (
     "errors",
 )
 
+# Cases recording reference behaviour we changed on purpose: id -> reason.
+_STREAMING = (
+    "deliberate difference: docs/differences.md #13 (MultiHead.update_metrics "
+    "streams the sub-heads' metrics over batches; the reference kept only "
+    "the last batch)"
+)
+DELIBERATE_DIFFERENCES = {
+    "multi_head/metrics/glm/dict_logits/2_batches": _STREAMING,
+    "multi_head/metrics/two_multilabel/split_logits/3_batches/regularized":
+        _STREAMING,
+    "errors/predictions/SequentialHeadWrapper/regression_static_head_keys": (
+        "deliberate difference: docs/differences.md, row 'SequentialHeadWrapper"
+        ".predictions' (keys= is forwarded only when given, so a regression "
+        "static head predicts instead of raising TypeError)"
+    ),
+}
+
 
 def _params():
     for family in FAMILIES:
         for case in runner.load_cases(family):
-            head_class = case["head"]["class"]
             marks = ()
-            if not hasattr(keras_heads, head_class):
-                marks = pytest.mark.skip(
-                    reason=f"{head_class} is not implemented yet (issue #3)"
+            if case["id"] in DELIBERATE_DIFFERENCES:
+                marks = pytest.mark.xfail(
+                    strict=True, raises=AssertionError,
+                    reason=DELIBERATE_DIFFERENCES[case["id"]],
                 )
             yield pytest.param(case, id=case["id"], marks=marks)
 
