@@ -14,12 +14,6 @@ from keras_heads.spec import EstimatorSpec
 from keras_heads.spec import PredictOutput
 
 
-def _no_op_train_fn(loss):
-    """The sub-heads' `train_op_fn`: the real train op is built once, from
-    the merged loss."""
-    del loss
-
-
 class MultiHead(Head):
     """Combines several named heads into one multi-objective head.
 
@@ -173,12 +167,19 @@ class MultiHead(Head):
           mode: passed to the heads (which ignore it).
           regularization_losses: optional list of scalars added once.
         """
+        losses = self._head_losses(labels, logits, features, mode)
+        return self._total_loss(losses, regularization_losses)
+
+    def _head_losses(self, labels, logits, features, mode=None):
+        """Each head's own (unweighted, unregularized) loss, in head order."""
         logits = self._logits_by_head(logits, labels)
-        losses = [
+        return [
             head.loss(labels=_get(labels, head.name),
                       logits=logits[head.name], features=features, mode=mode)
             for head in self._heads
         ]
+
+    def _total_loss(self, losses, regularization_losses):
         if self._head_weights:
             losses = [loss * weight
                       for loss, weight in zip(losses, self._head_weights)]
@@ -270,29 +271,31 @@ class MultiHead(Head):
                               regularization_losses=None):
         """Returns an `EstimatorSpec` for `mode` (TRAIN, EVAL or PREDICT).
 
-        Each head first builds its own spec for `mode` (with a no-op train
-        op): its errors surface there, and PREDICT merges its export outputs.
-        TRAIN builds one train op from the merged, regularized loss;
-        `summaries` holds `loss` (and `regularization_loss`) unsuffixed plus
-        each head's `loss/<head>`.
+        PREDICT merges the heads' export outputs. TRAIN builds one train op
+        from the merged, regularized loss; `summaries` holds `loss` (and
+        `regularization_loss`) unsuffixed plus each head's `loss/<head>`.
         """
-        logits = self._logits_by_head(logits, labels)
-        head_specs = [
-            head.create_estimator_spec(
-                features=features, mode=mode, logits=logits[head.name],
-                labels=labels[head.name] if labels else None,
-                train_op_fn=_no_op_train_fn,
+        if mode not in (ModeKeys.TRAIN, ModeKeys.EVAL, ModeKeys.PREDICT):
+            raise ValueError(
+                f"mode={mode} unrecognized. Expected one of "
+                f"{ModeKeys.TRAIN!r}, {ModeKeys.EVAL!r}, {ModeKeys.PREDICT!r}."
             )
-            for head in self._heads
-        ]
+        logits = self._logits_by_head(logits, labels)
         predictions = self.predictions(logits)
         if mode == ModeKeys.PREDICT:
+            head_specs = [
+                head.create_estimator_spec(
+                    features=features, mode=mode, logits=logits[head.name]
+                )
+                for head in self._heads
+            ]
             return EstimatorSpec(
                 mode=ModeKeys.PREDICT,
                 predictions=predictions,
                 export_outputs=self._merged_export_outputs(head_specs),
             )
-        loss = self.loss(labels, logits, features, mode, regularization_losses)
+        head_losses = self._head_losses(labels, logits, features, mode)
+        loss = self._total_loss(head_losses, regularization_losses)
         if mode == ModeKeys.EVAL:
             eval_metrics = self.metrics(regularization_losses)
             self.update_metrics(eval_metrics, features, logits, labels,
@@ -303,32 +306,26 @@ class MultiHead(Head):
                 loss=loss,
                 eval_metric_ops=eval_metrics,
             )
-        if mode == ModeKeys.TRAIN:
-            train_op = create_train_op(
-                loss, self.loss_reduction, optimizer=optimizer,
-                trainable_variables=trainable_variables,
-                train_op_fn=train_op_fn, update_ops=update_ops,
+        train_op = create_train_op(
+            loss, self.loss_reduction, optimizer=optimizer,
+            trainable_variables=trainable_variables,
+            train_op_fn=train_op_fn, update_ops=update_ops,
+        )
+        summaries = {
+            summary_key(MetricKeys.LOSS, head.name): head_loss
+            for head, head_loss in zip(self._heads, head_losses)
+        }
+        summaries[MetricKeys.LOSS] = loss
+        if regularization_losses is not None:
+            summaries[MetricKeys.LOSS_REGULARIZATION] = sum_regularization(
+                regularization_losses
             )
-            summaries, head_metrics = {}, {}
-            for spec in head_specs:
-                summaries.update(spec.summaries)
-                head_metrics.update(spec.eval_metric_ops)
-            summaries[MetricKeys.LOSS] = loss
-            if regularization_losses is not None:
-                summaries[MetricKeys.LOSS_REGULARIZATION] = (
-                    sum_regularization(regularization_losses)
-                )
-            return EstimatorSpec(
-                mode=ModeKeys.TRAIN,
-                predictions=predictions,
-                loss=loss,
-                train_op=train_op,
-                eval_metric_ops=head_metrics,
-                summaries=summaries,
-            )
-        raise ValueError(
-            f"mode={mode} unrecognized. Expected one of {ModeKeys.TRAIN!r}, "
-            f"{ModeKeys.EVAL!r}, {ModeKeys.PREDICT!r}."
+        return EstimatorSpec(
+            mode=ModeKeys.TRAIN,
+            predictions=predictions,
+            loss=loss,
+            train_op=train_op,
+            summaries=summaries,
         )
 
     def _merged_export_outputs(self, head_specs):
