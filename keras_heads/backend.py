@@ -6,14 +6,16 @@ backend. What cannot be written that way lives here, and only here:
 * strings (label vocabularies, class names): `tf.string` tensors on the
   TensorFlow backend, host-side NumPy arrays of `bytes` (dtype `object`, as
   `tf.Tensor.numpy()` returns them) on the others;
-* sparse labels: `tf.SparseTensor` on TensorFlow, `SparseTensorValue`
-  everywhere;
+* sparse labels: `SparseTensorValue` everywhere, `tf.SparseTensor` on any
+  backend (tf.data feeds them to all three), and JAX's `BCOO` (what Keras
+  hands a JAX model for sparse inputs);
 * whether a value is being traced (value checks run eagerly only);
 * gradients of an already computed loss, for `create_estimator_spec`'s
   optimizer path, and the distribution strategy's replica count.
 """
 
 import collections
+import sys
 
 import keras
 import numpy as np
@@ -62,29 +64,59 @@ def is_traced(x=None):
     return False
 
 
+def _is_tf_sparse(x):
+    # Only look when TensorFlow is already loaded: never import it for this.
+    tf = sys.modules.get("tensorflow")
+    return tf is not None and isinstance(x, tf.SparseTensor)
+
+
+def _is_bcoo(x):
+    sparse = sys.modules.get("jax.experimental.sparse")
+    return sparse is not None and isinstance(x, sparse.BCOO)
+
+
 def is_sparse(x):
-    if isinstance(x, SparseTensorValue):
-        return True
-    return is_tensorflow() and isinstance(x, _tf().SparseTensor)
+    return (
+        isinstance(x, SparseTensorValue) or _is_tf_sparse(x) or _is_bcoo(x)
+    )
+
+
+def _tensor_or_strings(values):
+    if is_string(values):
+        return convert_strings(values)
+    return keras.ops.convert_to_tensor(values)
 
 
 def sparse_components(sparse):
     """`(indices, values, dense_shape)` of a sparse input.
 
-    `indices` is an int64 tensor, `values` a tensor (or this backend's string
-    array) and `dense_shape` a tuple of ints where it is known statically.
+    `indices` is an `[nnz, rank]` integer tensor, `values` a tensor (or this
+    backend's string array) and `dense_shape` a tuple of ints where it is
+    known statically.
     """
     if isinstance(sparse, SparseTensorValue):
-        indices = keras.ops.convert_to_tensor(
-            np.asarray(sparse.indices, dtype="int64")
+        indices = np.asarray(sparse.indices, dtype="int64")
+        return (
+            keras.ops.convert_to_tensor(indices),
+            _tensor_or_strings(sparse.values),
+            tuple(int(d) for d in sparse.dense_shape),
         )
-        values = sparse.values
-        values = (
-            convert_strings(values)
-            if is_string(values)
-            else keras.ops.convert_to_tensor(values)
+    if _is_bcoo(sparse):
+        if sparse.n_batch or sparse.n_dense:
+            raise ValueError(
+                "Sparse labels as a jax BCOO must have n_batch=0 and "
+                f"n_dense=0 (one row of `indices` per entry). Received "
+                f"n_batch={sparse.n_batch}, n_dense={sparse.n_dense}; "
+                "convert with `.update_layout(n_batch=0, n_dense=0)`."
+            )
+        return sparse.indices, sparse.data, tuple(sparse.shape)
+    if not is_tensorflow():  # a tf.SparseTensor from tf.data, say
+        return sparse_components(
+            SparseTensorValue(
+                sparse.indices.numpy(), sparse.values.numpy(),
+                sparse.dense_shape.numpy(),
+            )
         )
-        return indices, values, tuple(int(d) for d in sparse.dense_shape)
     shape = tuple(sparse.shape)
     if any(d is None for d in shape) and _tf().executing_eagerly():
         shape = tuple(int(d) for d in sparse.dense_shape.numpy())
@@ -166,21 +198,36 @@ def lookup_ids(strings, vocabulary):
     return keras.ops.convert_to_tensor(ids.astype("int64"))
 
 
+def _check_strings_can_leave(x):
+    """jax.jit cannot return strings: say so before JAX fails obscurely."""
+    if name() == "jax" and is_traced(x):
+        raise ValueError(
+            "Class-name predictions (`classes`, `all_classes`) are host-side "
+            "strings, which a jax.jit-compiled function cannot return. "
+            "Inside jax.jit, ask for numeric keys only, e.g. "
+            "head.predictions(logits, keys=['class_ids', 'probabilities']), "
+            "and call head.predictions(logits) outside it for class names."
+        )
+
+
 def gather_strings(names, ids):
     """The string `names[i]` for every id in `ids` (same shape as `ids`)."""
     encoded = [n.encode("utf-8") for n in names]
     if is_tensorflow():
         return _tf().gather(_tf().constant(encoded), ids)
+    _check_strings_can_leave(ids)
     table = np.array(encoded, dtype=object)
     return table[keras.ops.convert_to_numpy(ids)]
 
 
-def tiled_strings(names, rows):
-    """`names` repeated as `rows` rows: a `[rows, len(names)]` string array."""
+def tiled_strings(names, like):
+    """`names` once per row of `like`: a `[rows, len(names)]` string array."""
     encoded = [n.encode("utf-8") for n in names]
+    rows = keras.ops.shape(like)[0]
     if is_tensorflow():
         tf = _tf()
         return tf.tile(tf.constant([encoded]), tf.stack([rows, 1]))
+    _check_strings_can_leave(like)
     return np.tile(np.array([encoded], dtype=object), (int(rows), 1))
 
 

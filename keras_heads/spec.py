@@ -1,6 +1,7 @@
 """`EstimatorSpec` and the export outputs that become serving signatures."""
 
 import collections
+import collections.abc
 
 import keras
 import numpy as np
@@ -17,6 +18,80 @@ def _is_value(x):
 
 def _is_float(x):
     return _is_value(x) and keras.backend.is_float_dtype(x.dtype)
+
+
+class Predictions(collections.abc.Mapping):
+    """A prediction dict whose deferred values are computed on first read.
+
+    Heads put their string predictions (`classes`, `all_classes`) here in
+    TRAIN and EVAL specs: strings cannot be compiled (XLA, `jax.jit`) and a
+    training or evaluation step rarely reads them, so they are built only
+    if read. It is a read-only `Mapping`; `dict(predictions)` computes all.
+
+    Example:
+
+    >>> p = Predictions({"a": 1}, [(("b", "c"), lambda: {"b": 2, "c": 3})])
+    >>> list(p), p["a"]
+    (['a', 'b', 'c'], 1)
+    >>> p
+    Predictions({'a': 1}, deferred=['b', 'c'])
+    >>> p["c"], p
+    (3, Predictions({'a': 1, 'b': 2, 'c': 3}, deferred=[]))
+    """
+
+    def __init__(self, ready, deferred=(), order=None):
+        self._ready = dict(ready)
+        # [(keys, compute)]: compute() returns the values of all its keys.
+        self._deferred = [(tuple(keys), compute) for keys, compute in deferred]
+        self._keys = list(self._ready) + [
+            key for keys, _ in self._deferred for key in keys
+        ]
+        if order is not None:  # the same keys, listed in `order`
+            self._keys = [key for key in order if key in set(self._keys)]
+
+    def __getitem__(self, key):
+        if key not in self._ready:
+            group = next((g for g in self._deferred if key in g[0]), None)
+            if group is None:
+                raise KeyError(key)
+            self._ready.update(group[1]())
+            self._deferred.remove(group)
+        return self._ready[key]
+
+    def __iter__(self):
+        return iter(self._keys)
+
+    def __len__(self):
+        return len(self._keys)
+
+    def __repr__(self):
+        deferred = [key for keys, _ in self._deferred for key in keys]
+        return f"Predictions({self._ready!r}, deferred={deferred!r})"
+
+    def prefixed(self, prefix):
+        """The same predictions keyed `(prefix, key)`, as MultiHead does."""
+
+        def rekeyed(compute):
+            return lambda: {(prefix, k): v for k, v in compute().items()}
+
+        return Predictions(
+            {(prefix, key): value for key, value in self._ready.items()},
+            [
+                ([(prefix, key) for key in keys], rekeyed(compute))
+                for keys, compute in self._deferred
+            ],
+            order=[(prefix, key) for key in self._keys],
+        )
+
+    @staticmethod
+    def merged(all_predictions):
+        """One `Predictions` holding all of `all_predictions`, unread."""
+        ready, deferred, order = {}, [], []
+        for predictions in all_predictions:
+            ready.update(predictions._ready)
+            deferred.extend(predictions._deferred)
+            order.extend(predictions._keys)
+        return Predictions(ready, deferred, order)
 
 
 class ExportOutput:

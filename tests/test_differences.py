@@ -4,6 +4,9 @@ import numpy as np
 import pytest
 
 import keras_heads
+from keras_heads import backend
+from keras_heads.backend import string_values
+from tests import backends
 
 LOGITS = np.array([[45.0], [-41.0]], "float32")
 LABELS = np.array([[1], [1]], "int32")
@@ -92,3 +95,50 @@ def test_non_finite_weights_are_rejected(bad):
 def test_n_classes_must_be_an_int():
     with pytest.raises(ValueError, match="n_classes must be a Python int"):
         keras_heads.MultiClassHead(3.0)
+
+
+def test_train_and_eval_specs_build_class_names_only_when_read():
+    """Difference 18: string predictions of TRAIN/EVAL specs are deferred."""
+    head = keras_heads.MultiClassHead(3, label_vocabulary=["a", "b", "c"])
+    logits = np.array([[3.0, 0.0, 0.0], [0.0, 0.0, 2.0]], "float32")
+    labels = np.array([["a"], ["b"]])
+    spec = head.create_estimator_spec(features={}, mode="eval",
+                                      logits=logits, labels=labels)
+    assert "deferred=['classes', 'all_classes']" in repr(spec.predictions)
+    eager = head.predictions(logits)
+    assert list(spec.predictions) == list(eager)
+    assert string_values(spec.predictions["classes"]).tolist() == [
+        [b"a"], [b"c"]
+    ]
+    assert "deferred=[]" in repr(spec.predictions)
+    for key in ("probabilities", "class_ids", "all_classes"):
+        np.testing.assert_array_equal(
+            _values(spec.predictions[key]), _values(eager[key])
+        )
+
+
+def test_a_train_spec_compiles_strictly_for_a_class_head():
+    """Difference 18: nothing in a TRAIN spec stops XLA or jax.jit."""
+    head = keras_heads.MultiClassHead(3)
+    logits = np.array([[3.0, 0.0, 0.0], [0.0, 0.0, 2.0]], "float32")
+    labels = np.array([[0], [2]])
+
+    def train_loss(logits, labels):
+        spec = head.create_estimator_spec(
+            features={}, mode="train", logits=logits, labels=labels,
+            train_op_fn=lambda loss: None,
+        )
+        return spec.loss, spec.predictions["class_ids"]
+
+    loss, class_ids = backends.compile_strict(train_loss)(logits, labels)
+    np.testing.assert_allclose(
+        backends.numpy(loss), backends.numpy(head.loss(labels, logits)),
+        rtol=1e-6,
+    )
+    assert backends.numpy(class_ids).ravel().tolist() == [0, 2]
+
+
+def _values(x):
+    if backend.is_string(x):
+        return string_values(x)
+    return backends.numpy(x)

@@ -9,6 +9,7 @@ metric updates, the per-mode `create_estimator_spec`) is written once here.
 import abc
 import collections
 
+import keras
 from keras import ops
 
 from keras_heads.heads import custom_loss
@@ -22,6 +23,7 @@ from keras_heads.ops.reduction import Reduction
 from keras_heads.ops.reduction import reduce_loss
 from keras_heads.ops.reduction import validate_loss_reduction
 from keras_heads.spec import EstimatorSpec
+from keras_heads.spec import Predictions
 
 
 class Head(abc.ABC):
@@ -75,6 +77,64 @@ class Head(abc.ABC):
                        mode=None, regularization_losses=None):
         """Updates `eval_metrics` with one batch and returns it."""
 
+    def _deferred_predictions(self, logits):
+        """`predictions(logits)` as the `Predictions` of TRAIN/EVAL specs."""
+        return Predictions(self.predictions(logits))
+
+    # --- stateless metrics (jax.jit and other pure-function compilers) -------
+
+    def _complete_metrics(self, eval_metrics):
+        """Adds any metric that `update_metrics` would create on first use."""
+
+    def metric_variables(self, eval_metrics):
+        """The state of `eval_metrics` as a flat list of tensors.
+
+        This is what `stateless_update_metrics` threads through a compiled
+        function, as Keras' `Metric.stateless_update_state` does for one
+        metric. Call it outside the compiled function: for a `MultiHead`
+        it first adds the sub-heads' metrics to `eval_metrics`.
+
+        Example:
+
+        >>> head = keras_heads.RegressionHead()
+        >>> eval_metrics = head.metrics()
+        >>> state = head.metric_variables(eval_metrics)
+        >>> state = head.stateless_update_metrics(
+        ...     state, eval_metrics, features={},
+        ...     logits=[[1.0], [2.0]], labels=[[1.0], [4.0]])
+        >>> {k: float(v) for k, v in
+        ...  head.stateless_metric_results(state, eval_metrics).items()}
+        {'average_loss': 2.0, 'prediction/mean': 1.5, 'label/mean': 2.5}
+        """
+        self._complete_metrics(eval_metrics)
+        return [v.value for v in _variables(eval_metrics)]
+
+    def stateless_update_metrics(self, metric_variables, eval_metrics,
+                                 features, logits, labels,
+                                 regularization_losses=None):
+        """`update_metrics` as a pure function of the metric state.
+
+        Returns the new `metric_variables` and leaves the metric objects
+        untouched, so it runs inside `jax.jit` (and `tf.function`).
+        """
+        variables = _variables(eval_metrics)
+        _check_state(metric_variables, variables)
+        with keras.StatelessScope(
+            state_mapping=list(zip(variables, metric_variables))
+        ) as scope:
+            self.update_metrics(eval_metrics, features, logits, labels,
+                                regularization_losses=regularization_losses)
+        return [scope.get_current_value(v) for v in variables]
+
+    def stateless_metric_results(self, metric_variables, eval_metrics):
+        """`{key: result}` of `eval_metrics` holding `metric_variables`."""
+        variables = _variables(eval_metrics)
+        _check_state(metric_variables, variables)
+        with keras.StatelessScope(
+            state_mapping=list(zip(variables, metric_variables))
+        ):
+            return {key: m.result() for key, m in eval_metrics.items()}
+
     def create_estimator_spec(self, features, mode, logits, labels=None,
                               optimizer=None, trainable_variables=None,
                               train_op_fn=None, update_ops=None,
@@ -82,6 +142,20 @@ class Head(abc.ABC):
         """Returns an `EstimatorSpec` for `mode`."""
         raise NotImplementedError(
             "Subclasses of Head must implement `create_estimator_spec()`."
+        )
+
+
+def _variables(eval_metrics):
+    return [v for metric in eval_metrics.values() for v in metric.variables]
+
+
+def _check_state(metric_variables, variables):
+    if len(metric_variables) != len(variables):
+        raise ValueError(
+            "metric_variables must hold one value per variable of "
+            f"eval_metrics: expected {len(variables)}, received "
+            f"{len(metric_variables)}. Build it with "
+            "head.metric_variables(eval_metrics) from the same eval_metrics."
         )
 
 
@@ -122,6 +196,9 @@ class SingleHead(Head):
 
     _loss_dimension = 1
     _allow_per_logit_weights = False
+    # All prediction keys, and those whose values are strings.
+    _prediction_keys = ()
+    _string_prediction_keys = ()
 
     def __init__(self, weight_column=None,
                  loss_reduction=Reduction.SUM_OVER_BATCH_SIZE, loss_fn=None,
@@ -245,6 +322,22 @@ class SingleHead(Head):
 
     # --- spec --------------------------------------------------------------------
 
+    def _deferred_predictions(self, logits):
+        """All predictions, the string ones computed only when read.
+
+        TRAIN and EVAL specs hold these, so a compiled step that never reads
+        class names never builds strings (which XLA and jax.jit reject).
+        """
+        strings = self._string_prediction_keys
+        if not strings:
+            return super()._deferred_predictions(logits)
+        numeric = [k for k in self._prediction_keys if k not in strings]
+        return Predictions(
+            self.predictions(logits, keys=numeric),
+            [(strings, lambda: self.predictions(logits, keys=strings))],
+            order=self._prediction_keys,
+        )
+
     def create_estimator_spec(self, features, mode, logits, labels=None,
                               optimizer=None, trainable_variables=None,
                               train_op_fn=None, update_ops=None,
@@ -268,13 +361,14 @@ class SingleHead(Head):
 
         `update_ops` (ops or zero-argument callables) run after the update.
         """
-        predictions = self.predictions(logits)
         if mode == ModeKeys.PREDICT:
+            predictions = self.predictions(logits)
             return EstimatorSpec(
                 mode=ModeKeys.PREDICT,
                 predictions=predictions,
                 export_outputs=self._export_outputs(predictions),
             )
+        predictions = self._deferred_predictions(logits)
         loss = self.loss(labels=labels, logits=logits, features=features,
                          mode=mode, regularization_losses=regularization_losses)
         if mode == ModeKeys.EVAL:

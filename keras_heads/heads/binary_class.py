@@ -67,6 +67,9 @@ class BinaryClassHead(SingleHead):
     [b'spam', b'ham']
     """
 
+    _prediction_keys = _KEYS
+    _string_prediction_keys = (PredictionKeys.CLASSES, PredictionKeys.ALL_CLASSES)
+
     def __init__(self, weight_column=None, thresholds=None,
                  label_vocabulary=None,
                  loss_reduction=Reduction.SUM_OVER_BATCH_SIZE, loss_fn=None,

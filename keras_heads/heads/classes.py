@@ -86,7 +86,7 @@ def class_predictions(scores, names, keys):
         all_ids = ops.expand_dims(ops.arange(len(names), dtype="int32"), 0)
         out[PredictionKeys.ALL_CLASS_IDS] = ops.tile(all_ids, (rows, 1))
     if PredictionKeys.ALL_CLASSES in keys:
-        out[PredictionKeys.ALL_CLASSES] = backend.tiled_strings(names, rows)
+        out[PredictionKeys.ALL_CLASSES] = backend.tiled_strings(names, scores)
     return out
 
 

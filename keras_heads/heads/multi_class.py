@@ -53,6 +53,9 @@ class MultiClassHead(SingleHead):
     [b'cat', b'dog']
     """
 
+    _prediction_keys = _KEYS
+    _string_prediction_keys = (PredictionKeys.CLASSES, PredictionKeys.ALL_CLASSES)
+
     def __init__(self, n_classes, weight_column=None, label_vocabulary=None,
                  loss_reduction=Reduction.SUM_OVER_BATCH_SIZE, loss_fn=None,
                  name=None):

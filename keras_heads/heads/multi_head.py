@@ -11,6 +11,7 @@ from keras_heads.keys import SignatureKeys
 from keras_heads.keys import summary_key
 from keras_heads.metrics import Mean
 from keras_heads.spec import EstimatorSpec
+from keras_heads.spec import Predictions
 from keras_heads.spec import PredictOutput
 
 
@@ -206,6 +207,12 @@ class MultiHead(Head):
             for key, value in head.predictions(logits[head.name]).items()
         }
 
+    def _deferred_predictions(self, logits):
+        return Predictions.merged(
+            head._deferred_predictions(logits[head.name]).prefixed(head.name)
+            for head in self._heads
+        )
+
     # --- metrics -------------------------------------------------------------
 
     def _loss_key(self, head):
@@ -225,6 +232,10 @@ class MultiHead(Head):
         for head in self._heads:
             eval_metrics[self._loss_key(head)] = Mean(name=self._loss_key(head))
         return eval_metrics
+
+    def _complete_metrics(self, eval_metrics):
+        for i in range(len(self._heads)):
+            self._head_metrics(eval_metrics, i)
 
     def _head_metrics(self, eval_metrics, i):
         """Head `i`'s metrics in `eval_metrics`, created on first use."""
@@ -281,8 +292,8 @@ class MultiHead(Head):
                 f"{ModeKeys.TRAIN!r}, {ModeKeys.EVAL!r}, {ModeKeys.PREDICT!r}."
             )
         logits = self._logits_by_head(logits, labels)
-        predictions = self.predictions(logits)
         if mode == ModeKeys.PREDICT:
+            predictions = self.predictions(logits)
             head_specs = [
                 head.create_estimator_spec(
                     features=features, mode=mode, logits=logits[head.name]
@@ -294,6 +305,7 @@ class MultiHead(Head):
                 predictions=predictions,
                 export_outputs=self._merged_export_outputs(head_specs),
             )
+        predictions = self._deferred_predictions(logits)
         head_losses = self._head_losses(labels, logits, features, mode)
         loss = self._total_loss(head_losses, regularization_losses)
         if mode == ModeKeys.EVAL:

@@ -68,6 +68,9 @@ class MultiLabelHead(SingleHead):
     8.75
     """
 
+    _prediction_keys = _KEYS
+    _string_prediction_keys = (PredictionKeys.CLASSES,)
+
     def __init__(self, n_classes, weight_column=None, thresholds=None,
                  label_vocabulary=None,
                  loss_reduction=Reduction.SUM_OVER_BATCH_SIZE, loss_fn=None,
@@ -226,9 +229,7 @@ class MultiLabelHead(SingleHead):
         if PredictionKeys.PROBABILITIES in keys:
             out[PredictionKeys.PROBABILITIES] = ops.sigmoid(logits)
         if PredictionKeys.CLASSES in keys:
-            out[PredictionKeys.CLASSES] = backend.tiled_strings(
-                self._class_names, ops.shape(logits)[0]
-            )
+            out[PredictionKeys.CLASSES] = backend.tiled_strings(self._class_names, logits)
         return out
 
     # --- metrics ---------------------------------------------------------------

@@ -39,9 +39,10 @@ class SequentialHeadWrapper(Head):
     `loss(logits, labels, ...)` takes the logits first, unlike the other
     heads (as in the reference): pass them by keyword.
 
-    `n` depends on the mask's values, so flattening runs eagerly and inside
-    `tf.function` graphs, but not under XLA (`jit_compile=True`), where
-    every shape must be static.
+    `n` depends on the mask's values: flattening runs eagerly, inside
+    `tf.function` (with or without XLA on the CPU) and under `torch.compile`,
+    which breaks its graph there. `jax.jit` needs every shape static, so
+    there it raises a `ValueError`; call the head outside `jax.jit`.
 
     Args:
       static_head: the head to apply to each real step; any head but a
@@ -243,10 +244,19 @@ class _Steps:
     def __init__(self, mask, key):
         self.mask_shape = tuple(mask.shape)
         self.key = key
-        # Positions of the real steps in the row-major [B * T] mask.
-        self.positions = ops.nonzero(ops.reshape(mask, (-1,)))[0]
         self.count = ops.sum(ops.cast(mask, "int32"))
         self.known = not backend.is_traced(self.count)
+        if not self.known and backend.name() == "jax":
+            raise ValueError(
+                f"SequentialHeadWrapper cannot flatten by a traced mask "
+                f"{key!r} inside jax.jit (or another JAX transformation): "
+                "the number of real steps it marks is a data-dependent "
+                "shape, which JAX cannot compile. Call the head outside "
+                "jax.jit, or pad and weight the steps yourself and use the "
+                "static head directly."
+            )
+        # Positions of the real steps in the row-major [B * T] mask.
+        self.positions = ops.nonzero(ops.reshape(mask, (-1,)))[0]
 
     def flatten(self, x, what):
         """`x`, dense or sparse `[B, T, r...]`, as `[n, r...]` (`[n, 1]`)."""

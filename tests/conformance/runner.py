@@ -14,6 +14,7 @@ from keras import ops
 
 import keras_heads
 from keras_heads import backend
+from tests import backends
 
 FIXTURES = pathlib.Path(__file__).parent
 
@@ -150,8 +151,12 @@ def to_numpy(value):
 def assert_array(expected, got, what, tolerance):
     if not (keras.ops.is_tensor(got) or isinstance(got, np.ndarray)):
         got = ops.convert_to_tensor(np.asarray(got, dtype=expected["dtype"]))
-    assert dtype_name(got) == expected["dtype"], (
-        f"{what}: dtype {dtype_name(got)} != {expected['dtype']}"
+    want_dtype = (
+        "string" if expected["dtype"] == "string"
+        else backends.backend_dtype(expected["dtype"])
+    )
+    assert dtype_name(got) == want_dtype, (
+        f"{what}: dtype {dtype_name(got)} != {want_dtype}"
     )
     want = decode_array(expected)
     have = to_numpy(got)

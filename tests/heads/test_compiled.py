@@ -1,18 +1,21 @@
-"""The heads inside `tf.function(jit_compile=True)` agree with eager execution.
+"""Compiled heads agree with eager execution, on every backend.
 
 Everything numeric a head computes (the loss, the numeric predictions and the
-streaming metric updates) must compile with XLA and give the eager values.
-Metric objects are created by `head.metrics()` outside the compiled function,
-as a training loop does.
+streaming metric updates) must compile with the backend's compiler
+(`tf.function`, with and without XLA; `jax.jit`; `torch.compile`) and give
+the eager values. Metric objects are created by `head.metrics()` outside the
+compiled function, as a training loop does; inside it, metrics update either
+statefully (where the backend allows) or through the stateless API.
 """
 
 import collections
 
 import numpy as np
 import pytest
-import tensorflow as tf
 
 import keras_heads as kh
+from keras_heads.backend import string_values
+from tests import backends
 
 LOSS_TOLERANCE = dict(rtol=1e-5)
 METRIC_TOLERANCE = dict(rtol=1e-4)
@@ -53,6 +56,7 @@ CASES = {
 }
 
 parametrize_cases = pytest.mark.parametrize("case_name", sorted(CASES))
+parametrize_compilers = backends.parametrize_compilers
 
 
 def _batch(case, head, size, seed):
@@ -71,104 +75,150 @@ def _predictions(case, head, logits):
 
 
 def _results(eval_metrics):
-    return {key: m.result().numpy() for key, m in eval_metrics.items()}
+    return {key: backends.numpy(m.result()) for key, m in eval_metrics.items()}
 
 
 def _assert_same_results(compiled, eager):
     assert sorted(compiled) == sorted(eager)
     for key in eager:
         np.testing.assert_allclose(
-            compiled[key], eager[key], err_msg=key, **METRIC_TOLERANCE
+            backends.numpy(compiled[key]), eager[key], err_msg=key,
+            **METRIC_TOLERANCE
         )
 
 
+@parametrize_compilers
 @parametrize_cases
-def test_compiled_loss_matches_eager(case_name):
+def test_compiled_loss_matches_eager(case_name, compile_fn):
     """`loss` with example weights compiles and equals the eager loss."""
     case = CASES[case_name]
     head = case.make_head()
     features, logits, labels = _batch(case, head, 5, seed=0)
 
-    @tf.function(jit_compile=True)
+    @compile_fn
     def compiled_loss(features, logits, labels):
         return head.loss(labels=labels, logits=logits, features=features)
 
     eager = head.loss(labels=labels, logits=logits, features=features)
-    compiled = compiled_loss(features, logits, labels)
+    compiled = backends.numpy(compiled_loss(features, logits, labels))
     assert compiled.shape == ()
-    np.testing.assert_allclose(compiled, eager, **LOSS_TOLERANCE)
+    np.testing.assert_allclose(compiled, backends.numpy(eager),
+                               **LOSS_TOLERANCE)
 
 
+@parametrize_compilers
 @parametrize_cases
-def test_compiled_predictions_match_eager(case_name):
+def test_compiled_predictions_match_eager(case_name, compile_fn):
     """Every numeric prediction compiles and equals its eager value."""
     case = CASES[case_name]
     head = case.make_head()
     _, logits, _ = _batch(case, head, 5, seed=1)
 
-    compiled_predictions = tf.function(
-        lambda logits: _predictions(case, head, logits), jit_compile=True
+    compiled_predictions = compile_fn(
+        lambda logits: _predictions(case, head, logits)
     )
 
     eager = _predictions(case, head, logits)
     compiled = compiled_predictions(logits)
     if case.keys is not None:
         assert sorted(eager) == sorted(case.keys)
-    assert all(value.dtype != tf.string for value in eager.values())
     assert sorted(compiled) == sorted(eager)
     for key in eager:
         assert compiled[key].dtype == eager[key].dtype, key
         np.testing.assert_allclose(
-            compiled[key], eager[key], err_msg=key, **LOSS_TOLERANCE
+            backends.numpy(compiled[key]), backends.numpy(eager[key]),
+            err_msg=key, **LOSS_TOLERANCE
         )
 
 
-def _compiled_update(head, eval_metrics):
-    @tf.function(jit_compile=True)
-    def update(features, logits, labels):
-        head.update_metrics(eval_metrics, features, logits, labels)
+class _StatelessUpdate:
+    """Streams batches through a compiled `stateless_update_metrics`."""
 
-    return update
+    def __init__(self, head, eval_metrics, compile_fn):
+        self.head, self.eval_metrics = head, eval_metrics
+        self.state = head.metric_variables(eval_metrics)
+        self._step = compile_fn(
+            lambda state, features, logits, labels: (
+                head.stateless_update_metrics(
+                    state, eval_metrics, features, logits, labels
+                )
+            )
+        )
+
+    def __call__(self, features, logits, labels):
+        self.state = self._step(self.state, features, logits, labels)
+
+    def results(self):
+        return self.head.stateless_metric_results(
+            self.state, self.eval_metrics
+        )
 
 
+@parametrize_compilers
 @parametrize_cases
-def test_compiled_update_metrics_matches_eager(case_name):
-    """One compiled `update_metrics` leaves every metric as an eager one."""
-    case = CASES[case_name]
-    head = case.make_head()
-    features, logits, labels = _batch(case, head, 6, seed=2)
-
-    eager_metrics = head.metrics()
-    head.update_metrics(eager_metrics, features, logits, labels)
-    compiled_metrics = head.metrics()
-    _compiled_update(head, compiled_metrics)(features, logits, labels)
-
-    _assert_same_results(_results(compiled_metrics), _results(eager_metrics))
-
-
-@parametrize_cases
-def test_compiled_streaming_matches_eager(case_name):
-    """Two batches (of different sizes) through the compiled update stream
-    into the same metric values as two eager updates."""
+def test_compiled_stateless_streaming_matches_eager(case_name, compile_fn):
+    """Two batches (of different sizes) through a compiled stateless update
+    stream into the same metric values as two eager updates, and leave the
+    metric objects themselves untouched."""
     case = CASES[case_name]
     head = case.make_head()
     batches = [_batch(case, head, 6, seed=3), _batch(case, head, 4, seed=4)]
 
     eager_metrics = head.metrics()
     compiled_metrics = head.metrics()
-    update = _compiled_update(head, compiled_metrics)
+    update = _StatelessUpdate(head, compiled_metrics, compile_fn)
     for features, logits, labels in batches:
         head.update_metrics(eager_metrics, features, logits, labels)
         update(features, logits, labels)
 
     eager = _results(eager_metrics)
-    _assert_same_results(_results(compiled_metrics), eager)
+    _assert_same_results(update.results(), eager)
+    untouched = _results(compiled_metrics)
+    assert all(not np.any(value) for value in untouched.values()), untouched
     # The stream really accumulated: the first batch alone differs.
     first_only = head.metrics()
     head.update_metrics(first_only, *batches[0])
     assert not np.isclose(
         _results(first_only)["average_loss"], eager["average_loss"]
     )
+
+
+@backends.only_on(
+    "tensorflow", "torch", why="jax.jit cannot mutate metric variables: "
+    "it needs the stateless API, tested above for every backend"
+)
+@parametrize_compilers
+@parametrize_cases
+def test_compiled_stateful_update_metrics_matches_eager(case_name, compile_fn):
+    """A compiled stateful `update_metrics` streams like eager updates."""
+    case = CASES[case_name]
+    head = case.make_head()
+    batches = [_batch(case, head, 6, seed=2), _batch(case, head, 4, seed=5)]
+
+    eager_metrics = head.metrics()
+    compiled_metrics = head.metrics()
+
+    @compile_fn
+    def update(features, logits, labels):
+        head.update_metrics(compiled_metrics, features, logits, labels)
+
+    for features, logits, labels in batches:
+        head.update_metrics(eager_metrics, features, logits, labels)
+        update(features, logits, labels)
+
+    _assert_same_results(_results(compiled_metrics), _results(eager_metrics))
+
+
+def test_stateless_update_rejects_state_of_other_metrics():
+    head = kh.BinaryClassHead()
+    eval_metrics = head.metrics()
+    state = head.metric_variables(eval_metrics)
+    with pytest.raises(ValueError, match=(
+        rf"expected {len(state)}, received {len(state) - 1}"
+    )):
+        head.stateless_update_metrics(
+            state[:-1], eval_metrics, {}, [[0.0]], [[1.0]]
+        )
 
 
 OUT_OF_RANGE = {
@@ -190,9 +240,9 @@ OUT_OF_RANGE = {
 }
 
 
-@pytest.mark.parametrize("jit_compile", [False, True])
+@parametrize_compilers
 @pytest.mark.parametrize("name", sorted(OUT_OF_RANGE))
-def test_out_of_range_label_gives_nan_loss_when_traced(name, jit_compile):
+def test_out_of_range_label_gives_nan_loss_when_traced(name, compile_fn):
     """Traced-mode behaviour: label values are unknown while tracing, so the
     range check cannot raise; an out-of-range label must turn the loss into
     NaN instead of a silently wrong finite value. (Eagerly, the same call
@@ -200,10 +250,67 @@ def test_out_of_range_label_gives_nan_loss_when_traced(name, jit_compile):
     make_head, logits, labels = OUT_OF_RANGE[name]
     head = make_head()
 
-    @tf.function(jit_compile=jit_compile)
-    def traced_loss(logits, labels):
-        return head.loss(labels=labels, logits=logits)
+    traced_loss = compile_fn(
+        lambda logits, labels: head.loss(labels=labels, logits=logits)
+    )
 
-    assert np.isnan(traced_loss(logits, labels).numpy())
+    assert np.isnan(backends.numpy(traced_loss(logits, labels)))
     with pytest.raises(ValueError, match="Labels must be"):
         head.loss(labels=labels, logits=logits)
+
+
+def _string_heads():
+    vocabulary = ["low", "mid", "high"]
+    return {
+        "multi_class": (kh.MultiClassHead(3, label_vocabulary=vocabulary), 3),
+        "binary": (kh.BinaryClassHead(label_vocabulary=["no", "yes"]), 1),
+        "multi_label": (kh.MultiLabelHead(3, label_vocabulary=vocabulary), 3),
+    }
+
+
+# Strings cannot be compiled by XLA (TensorFlow's jit_compile or jax.jit):
+# class names come from tf.function without XLA and from torch.compile.
+STRING_COMPILERS = {
+    name: compile_fn for name, compile_fn in backends.COMPILERS.items()
+    if name in ("tf.function", "torch.compile")
+}
+
+
+@backends.only_on(
+    "tensorflow", "torch", why="jax.jit cannot return host strings; the "
+    "clear error it raises instead is tested below"
+)
+@pytest.mark.parametrize(
+    "compile_fn", list(STRING_COMPILERS.values()), ids=list(STRING_COMPILERS)
+)
+@pytest.mark.parametrize("name", ["multi_class", "binary", "multi_label"])
+def test_compiled_predictions_include_class_names(name, compile_fn):
+    head, dimension = _string_heads()[name]
+    logits = np.random.default_rng(7).normal(size=(4, dimension))
+    logits = logits.astype("float32")
+
+    compiled = compile_fn(lambda logits: head.predictions(logits))(logits)
+    eager = head.predictions(logits)
+
+    assert sorted(compiled) == sorted(eager)
+    for key in ("classes", "all_classes"):
+        if key in eager:
+            got = string_values(compiled[key])
+            assert got.tolist() == string_values(eager[key]).tolist()
+
+
+@backends.only_on("jax", why="the only compiler that cannot return strings")
+@pytest.mark.parametrize("name", ["multi_class", "binary", "multi_label"])
+def test_class_names_inside_jax_jit_raise_a_clear_error(name):
+    import jax
+
+    head, dimension = _string_heads()[name]
+    logits = np.zeros((2, dimension), "float32")
+    with pytest.raises(ValueError, match="cannot return") as info:
+        jax.jit(lambda logits: head.predictions(logits))(logits)
+    assert "keys=['class_ids', 'probabilities']" in str(info.value)
+    # Numeric keys compile, and the names come from an eager call.
+    numeric = jax.jit(
+        lambda logits: head.predictions(logits, keys=["probabilities"])
+    )(logits)
+    assert numeric["probabilities"].shape[0] == 2

@@ -4,10 +4,10 @@ difference), split vs dict logits, training, specs and errors."""
 import keras
 import numpy as np
 import pytest
-import tensorflow as tf
 
 import keras_heads
 from keras_heads import ModeKeys
+from tests import backends
 from tests.conformance import runner
 
 
@@ -183,24 +183,90 @@ def test_quirk_fixtures_differ_only_in_what_the_reference_dropped(case_id):
     ), "expected at least one sub-head metric to differ from last-batch-only"
 
 
-def test_streaming_update_metrics_runs_in_tf_function_after_first_call():
+def _numeric_head():
+    return keras_heads.MultiHead([
+        keras_heads.MultiClassHead(3, weight_column="w", name="mc"),
+        keras_heads.RegressionHead(label_dimension=2, name="reg"),
+    ], head_weights=[1.0, 2.0])
+
+
+def _numeric_batch(n, seed):
+    """A batch for `_numeric_head`, as this backend's tensors."""
+    logits, labels, features = _mixed_batch(n, seed)
+    labels = {key: labels[key] for key in ("mc", "reg")}
+    return (_labels_for(features), runner.to_backend(logits[:, :5]),
+            _labels_for(labels))
+
+
+def _streamed(head, batches, compile_fn=None, stateful=True):
+    """The metric results after streaming `batches` (features, logits,
+    labels): the first eagerly, which adds the sub-heads' metrics, and the
+    others through `compile_fn`, statefully or through the stateless API
+    (all eagerly when `compile_fn` is None)."""
+    eval_metrics = head.update_metrics(head.metrics(), *batches[0])
+    if compile_fn is None or stateful:
+        def update(features, logits, labels):
+            head.update_metrics(eval_metrics, features, logits, labels)
+
+        if compile_fn is not None:
+            update = compile_fn(update)
+        for batch in batches[1:]:
+            update(*batch)
+        return _results(eval_metrics)
+    state = head.metric_variables(eval_metrics)
+    update = compile_fn(lambda state, *batch: head.stateless_update_metrics(
+        state, eval_metrics, *batch))
+    for batch in batches[1:]:
+        state = update(state, *batch)
+    # The metric objects themselves still hold the first batch only.
+    assert _results(eval_metrics) == _streamed(head, batches[:1])
+    results = head.stateless_metric_results(state, eval_metrics)
+    return {key: float(backends.numpy(value))
+            for key, value in results.items()}
+
+
+def _assert_not_last_batch_only(head, batches, got):
+    last_only = _streamed(head, batches[-1:])
+    assert not np.isclose(got["loss/reg"], last_only["loss/reg"])
+
+
+def _assert_same_metrics(got, want):
+    assert set(got) == set(want)
+    for key, value in want.items():
+        np.testing.assert_allclose(got[key], value, rtol=1e-5, atol=1e-6,
+                                   err_msg=key)
+
+
+@backends.only_on(
+    "tensorflow", why="metric variables are mutable inside tf.function; "
+    "jax.jit needs the stateless API, tested below on every backend")
+@pytest.mark.parametrize("compile_fn", [
+    pytest.param(fn, id=name, marks=[pytest.mark.skip(
+        reason="XLA has no string type: the binary head maps its "
+               "label_vocabulary with tf.string ops")] if name == "xla" else [])
+    for name, fn in backends.COMPILERS.items()])
+def test_streaming_update_metrics_runs_compiled_after_first_call(compile_fn):
     head = _mixed_head()
-    logits, labels, features = _mixed_batch(6, 0)
-    eval_metrics = head.update_metrics(head.metrics(), features, logits,
-                                       labels)
-    labels = _labels_for(labels)
+    batches = [(features, logits, _labels_for(labels))
+               for logits, labels, features in (_mixed_batch(6, seed)
+                                                for seed in range(3))]
+    got = _streamed(head, batches, compile_fn, stateful=True)
+    _assert_same_metrics(got, _streamed(head, batches))
+    assert "auc/bin" in got and "label/mean/reg" in got
+    _assert_not_last_batch_only(head, batches, got)
 
-    @tf.function
-    def update(logits):
-        head.update_metrics(eval_metrics, features, logits, labels)
 
-    update(logits)
-    expected = head.metrics()
-    for _ in range(2):
-        head.update_metrics(expected, features, logits, labels)
-    for key, value in _results(expected).items():
-        np.testing.assert_allclose(_results(eval_metrics)[key], value,
-                                   rtol=1e-5, atol=1e-6, err_msg=key)
+@backends.parametrize_compilers
+def test_stateless_update_metrics_streams_compiled_after_first_call(
+        compile_fn):
+    """The stateless API continues the stream that an eager update began
+    (`metric_variables` reads the current values, sub-heads' included)."""
+    head = _numeric_head()
+    batches = [_numeric_batch(6, seed) for seed in range(3)]
+    got = _streamed(head, batches, compile_fn, stateful=False)
+    _assert_same_metrics(got, _streamed(head, batches))
+    assert "accuracy/mc" in got and "label/mean/reg" in got
+    _assert_not_last_batch_only(head, batches, got)
 
 
 # --- dict vs one tensor ------------------------------------------------------
@@ -256,6 +322,58 @@ def test_prediction_keys_are_ignored():
 # --- training ----------------------------------------------------------------
 
 
+def _fit(model, optimizer, x, steps, loss_fn):
+    """`steps` steps of `optimizer` on `loss_fn(model(x))`, the way this
+    backend differentiates: a GradientTape on TensorFlow, a jitted
+    `jax.value_and_grad` of `model.stateless_call` and
+    `optimizer.stateless_apply` on JAX (the model's variables are updated
+    at the end), `torch.autograd.grad` on PyTorch."""
+    variables = model.trainable_variables
+    if backends.BACKEND == "tensorflow":
+        import tensorflow as tf
+
+        for _ in range(steps):
+            with tf.GradientTape() as tape:
+                loss = loss_fn(model(x))
+            optimizer.apply(tape.gradient(loss, variables), variables)
+    elif backends.BACKEND == "jax":
+        import jax
+
+        optimizer.build(variables)
+
+        def loss_of(trainable, non_trainable):
+            logits, non_trainable = model.stateless_call(
+                trainable, non_trainable, x)
+            return loss_fn(logits), non_trainable
+
+        @jax.jit
+        def step(trainable, non_trainable, optimizer_variables):
+            (_, non_trainable), gradients = jax.value_and_grad(
+                loss_of, has_aux=True)(trainable, non_trainable)
+            trainable, optimizer_variables = optimizer.stateless_apply(
+                optimizer_variables, gradients, trainable)
+            return trainable, non_trainable, optimizer_variables
+
+        state = ([v.value for v in variables],
+                 [v.value for v in model.non_trainable_variables],
+                 [v.value for v in optimizer.variables])
+        for _ in range(steps):
+            state = step(*state)
+        for owner, values in zip(
+                [variables, model.non_trainable_variables,
+                 optimizer.variables], state):
+            for variable, value in zip(owner, values):
+                variable.assign(value)
+    else:
+        import torch
+
+        for _ in range(steps):
+            loss = loss_fn(model(x))
+            gradients = torch.autograd.grad(loss, [v.value for v in variables])
+            with torch.no_grad():
+                optimizer.apply(gradients, variables)
+
+
 def test_training_a_keras_model_lowers_every_heads_loss():
     head = _mixed_head(head_weights=[1.0, 1.0, 0.5, 1.0])
     rng = np.random.default_rng(0)
@@ -275,19 +393,16 @@ def test_training_a_keras_model_lowers_every_heads_loss():
         [keras.Input((4,)), keras.layers.Dense(head.logits_dimension)])
     optimizer = keras.optimizers.Adam(learning_rate=0.05)
 
-    def head_losses():
-        m = head.metrics()
-        head.update_metrics(m, features, model(x), labels)
-        return {name: float(m[f"loss/{name}"].result())
-                for name in MIXED_DIMENSIONS}
+    def head_losses():  # what the `loss/<head>` metrics report
+        by_head = _as_dict(backends.numpy(model(x)))
+        return {name: float(backends.numpy(sub_head.loss(
+                    labels[name], by_head[name], features)))
+                for name, sub_head in zip(MIXED_DIMENSIONS, head.heads)}
 
     before = head_losses()
-    for _ in range(60):
-        with tf.GradientTape() as tape:
-            loss = head.loss(labels=labels, logits=model(x),
-                             features=features)
-        gradients = tape.gradient(loss, model.trainable_variables)
-        optimizer.apply(gradients, model.trainable_variables)
+    _fit(model, optimizer, x, steps=60,
+         loss_fn=lambda logits: head.loss(labels=labels, logits=logits,
+                                          features=features))
     after = head_losses()
     for name in MIXED_DIMENSIONS:
         assert after[name] < 0.7 * before[name], (name, before, after)
@@ -316,27 +431,54 @@ def test_train_spec_builds_one_train_op_from_the_merged_loss():
     assert spec.eval_metric_ops == {}
 
 
-def test_train_spec_with_optimizer_inside_tf_function():
+def _optimizer_spec_problem():
     head = keras_heads.MultiHead([
         keras_heads.BinaryClassHead(name="a"),
         keras_heads.RegressionHead(name="b"),
     ])
     x = np.random.default_rng(0).normal(size=(64, 3)).astype("float32")
-    labels = {"a": tf.constant((x[:, :1] > 0).astype("float32")),
-              "b": tf.constant(x[:, 1:2])}
+    labels = {"a": (x[:, :1] > 0).astype("float32"), "b": x[:, 1:2]}
     keras.utils.set_random_seed(2)
     model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
     optimizer = keras.optimizers.SGD(0.5)
 
-    @tf.function
     def step():
         return head.create_estimator_spec(
             features={}, mode=ModeKeys.TRAIN, logits=model(x), labels=labels,
             optimizer=optimizer,
             trainable_variables=model.trainable_variables).loss
 
-    losses = [float(step()) for _ in range(20)]
+    return step
+
+
+def _keeping_the_loss_graph(fn):
+    """`fn` run where create_estimator_spec(optimizer=...) can differentiate
+    the loss it has just computed: in a tf.function graph (tf.gradients) on
+    TensorFlow; eagerly on PyTorch, whose tensors carry their autograd graph.
+    """
+    if backends.BACKEND == "tensorflow":
+        import tensorflow as tf
+
+        return tf.function(fn)
+    return fn
+
+
+@backends.only_on("tensorflow", "torch", why=(
+    "the optimizer path needs the graph of an already computed loss: a "
+    "tf.function graph or eager torch autograd; JAX arrays carry none"))
+def test_train_spec_with_optimizer_lowers_the_loss():
+    step = _keeping_the_loss_graph(_optimizer_spec_problem())
+    losses = [float(backends.numpy(step())) for _ in range(20)]
     assert losses[-1] < 0.5 * losses[0]
+
+
+@backends.only_on("tensorflow", "jax", why=(
+    "eager TensorFlow and JAX losses carry no graph to differentiate; eager "
+    "torch does (tested above)"))
+def test_train_spec_with_optimizer_explains_where_it_cannot_work():
+    with pytest.raises(ValueError, match=r"carries no graph.*pass "
+                                         r"train_op_fn=\.\.\. and compute"):
+        _optimizer_spec_problem()()
 
 
 # --- eval and predict specs --------------------------------------------------
@@ -460,7 +602,8 @@ def test_loss_reduction_and_mode_errors():
                                    train_op_fn=lambda loss: None)
 
 
-def test_loss_compiles_with_xla():
+@backends.parametrize_compilers
+def test_loss_compiles(compile_fn):
     head = keras_heads.MultiHead([
         keras_heads.MultiClassHead(3, weight_column="w", name="mc"),
         keras_heads.BinaryClassHead(name="bin"),
@@ -471,12 +614,12 @@ def test_loss_compiles_with_xla():
     labels["bin"] = (labels["bin"] == "yes").astype("float32")
     labels, features = _labels_for(labels), _labels_for(features)
 
-    @tf.function(jit_compile=True)
+    @compile_fn
     def compiled(logits):
         return head.loss(labels=labels, logits=logits, features=features,
                          regularization_losses=[0.5])
 
     eager = head.loss(labels=labels, logits=logits, features=features,
                       regularization_losses=[0.5])
-    np.testing.assert_allclose(float(compiled(logits)), float(eager),
-                               rtol=1e-6)
+    np.testing.assert_allclose(backends.numpy(compiled(logits)),
+                               backends.numpy(eager), rtol=1e-6)

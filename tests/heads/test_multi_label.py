@@ -6,6 +6,7 @@ import pytest
 import tensorflow as tf
 
 import keras_heads
+from tests import backends
 
 
 def _random_labels(rng, batch, n_classes, max_labels):
@@ -24,14 +25,36 @@ def _random_labels(rng, batch, n_classes, max_labels):
     return multi_hot, indices, ids
 
 
+def _bcoo(indices, values, dense_shape):
+    from jax.experimental import sparse
+
+    return sparse.BCOO((np.asarray(values), np.asarray(indices)),
+                       shape=tuple(dense_shape))
+
+
+def _traceable_sparse(indices, values, dense_shape):
+    """Sparse labels that this backend's compiler takes as an argument: a
+    tf.SparseTensor (TensorFlow), a BCOO (JAX; a pytree of arrays) or a
+    SparseTensorValue (torch.compile traces its NumPy arrays)."""
+    if backends.BACKEND == "tensorflow":
+        return tf.SparseTensor(indices, values, dense_shape)
+    if backends.BACKEND == "jax":
+        return _bcoo(indices, values, dense_shape)
+    return keras_heads.SparseTensorValue(np.asarray(indices),
+                                         np.asarray(values), dense_shape)
+
+
 def _results(head, labels, logits, features):
     metrics = head.update_metrics(head.metrics(), features, logits, labels)
     values = {k: float(m.result()) for k, m in metrics.items()}
     return float(head.loss(labels, logits, features)), values
 
 
-@pytest.mark.parametrize("sparse_kind", ["SparseTensorValue", "tf.SparseTensor",
-                                         "names"])
+@pytest.mark.parametrize("sparse_kind", [
+    "SparseTensorValue", "tf.SparseTensor", "names",
+    pytest.param("BCOO", marks=backends.only_on(
+        "jax", why="BCOO is JAX's sparse array type")),
+])
 def test_sparse_and_dense_labels_give_identical_loss_and_metrics(sparse_kind):
     rng = np.random.default_rng(3)
     n_classes, batch = 5, 32
@@ -46,6 +69,8 @@ def test_sparse_and_dense_labels_give_identical_loss_and_metrics(sparse_kind):
         sparse = keras_heads.SparseTensorValue(indices, ids, shape)
     elif sparse_kind == "tf.SparseTensor":
         sparse = tf.SparseTensor(indices, ids, shape)
+    elif sparse_kind == "BCOO":
+        sparse = _bcoo(indices, ids, shape)
     else:
         sparse = keras_heads.SparseTensorValue(
             indices, np.array(names)[ids], shape
@@ -88,46 +113,81 @@ def test_ten_thousand_classes_with_sparse_labels():
     assert 0.4 < float(metrics["auc"].result()) < 0.6  # random scores
 
 
-def test_compiled_loss_and_metrics_match_eager():
+@backends.only_on("jax", why="BCOO is JAX's sparse array type")
+def test_bcoo_labels_need_one_index_row_per_entry():
+    labels = _bcoo([[0, 0], [1, 0]], [1, 2], [2, 1]).update_layout(
+        n_batch=1, on_inefficient=None)
+    with pytest.raises(ValueError, match="must have n_batch=0 and n_dense=0"):
+        keras_heads.MultiLabelHead(3).loss(labels, np.zeros((2, 3), "float32"))
+
+
+@pytest.mark.parametrize("stateful", [
+    pytest.param(True, id="stateful", marks=backends.only_on(
+        "tensorflow", why="metric variables are mutable inside tf.function; "
+        "elsewhere compiled code updates metrics through the stateless API")),
+    pytest.param(False, id="stateless"),
+])
+@backends.parametrize_compilers
+def test_compiled_loss_and_metrics_match_eager(compile_fn, stateful):
+    """Sparse labels passed to the compiled function (not captured as
+    constants) give the eager loss and metrics."""
     rng = np.random.default_rng(1)
     head = keras_heads.MultiLabelHead(4, weight_column="w", thresholds=[0.5],
                                       classes_for_class_based_metrics=[0])
     multi_hot, indices, ids = _random_labels(rng, 16, 4, 2)
-    labels = tf.SparseTensor(indices, ids, [16, 2])
+    labels = _traceable_sparse(indices, ids, [16, 2])
     logits = rng.normal(size=(16, 4)).astype("float32")
     features = {"w": rng.uniform(size=(16,)).astype("float32")}
     eager_metrics = head.update_metrics(head.metrics(), features, logits,
                                         labels)
     compiled_metrics = head.metrics()
 
-    @tf.function(jit_compile=True)
-    def step(logits, labels, w):
-        head.update_metrics(compiled_metrics, {"w": w}, logits, labels)
-        return head.loss(labels, logits, {"w": w})
+    if stateful:
+        @compile_fn
+        def step(logits, labels, w):
+            head.update_metrics(compiled_metrics, {"w": w}, logits, labels)
+            return head.loss(labels, logits, {"w": w})
 
-    loss = step(logits, labels, features["w"])
-    np.testing.assert_allclose(float(loss),
-                               float(head.loss(labels, logits, features)),
-                               rtol=1e-5)
+        loss = step(logits, labels, features["w"])
+        results = {k: m.result() for k, m in compiled_metrics.items()}
+    else:
+        @compile_fn
+        def step(state, logits, labels, w):
+            state = head.stateless_update_metrics(
+                state, compiled_metrics, {"w": w}, logits, labels)
+            return head.loss(labels, logits, {"w": w}), state
+
+        loss, state = step(head.metric_variables(compiled_metrics), logits,
+                           labels, features["w"])
+        results = head.stateless_metric_results(state, compiled_metrics)
+    np.testing.assert_allclose(
+        backends.numpy(loss),
+        backends.numpy(head.loss(multi_hot, logits, features)), rtol=1e-5)
+    assert set(results) == set(eager_metrics)
     for key, metric in eager_metrics.items():
-        np.testing.assert_allclose(float(compiled_metrics[key].result()),
-                                   float(metric.result()), rtol=1e-4,
-                                   err_msg=key)
+        np.testing.assert_allclose(backends.numpy(results[key]),
+                                   backends.numpy(metric.result()),
+                                   rtol=1e-4, err_msg=key)
 
 
-def test_invalid_labels_give_nan_loss_when_traced():
+@backends.parametrize_compilers
+def test_invalid_labels_give_nan_loss_when_traced(compile_fn):
     head = keras_heads.MultiLabelHead(3)
     logits = np.zeros((2, 3), "float32")
 
-    @tf.function
+    @compile_fn
     def loss(labels):
         return head.loss(labels, logits)
 
-    assert np.isnan(float(loss(np.array([[0, 2, 0], [1, 0, 0]]))))
-    out_of_range = tf.SparseTensor([[0, 0], [1, 0]], np.array([1, 7]), [2, 1])
-    assert np.isnan(float(loss(out_of_range)))
-    valid = tf.SparseTensor([[0, 0], [1, 0]], np.array([1, 2]), [2, 1])
-    assert np.isfinite(float(loss(valid)))
+    def traced_loss(labels):
+        return float(backends.numpy(loss(labels)))
+
+    assert np.isnan(traced_loss(np.array([[0, 2, 0], [1, 0, 0]])))
+    out_of_range = _traceable_sparse([[0, 0], [1, 0]], np.array([1, 7]),
+                                     [2, 1])
+    assert np.isnan(traced_loss(out_of_range))
+    valid = _traceable_sparse([[0, 0], [1, 0]], np.array([1, 2]), [2, 1])
+    assert np.isfinite(traced_loss(valid))
 
 
 @pytest.mark.parametrize(

@@ -9,6 +9,7 @@ import tensorflow as tf
 from keras import ops
 
 import keras_heads as kh
+from tests import backends
 
 MASK = np.array([[1, 1, 0], [1, 0, 0], [1, 1, 1]])  # 6 real steps of 9
 REAL = MASK.astype(bool)
@@ -20,8 +21,7 @@ BINARY = RNG.integers(0, 2, (3, 3)).astype("int64")
 WEIGHTS = RNG.uniform(0.5, 2.0, (3, 3)).astype("float32")
 
 
-def _np(x):
-    return np.asarray(ops.convert_to_numpy(x))
+_np = backends.numpy
 
 
 def _wrapper(static_head, feature_columns=None):
@@ -63,7 +63,8 @@ def test_dense_tensors_keep_the_real_steps_in_row_major_order(mask_dtype):
     np.testing.assert_array_equal(
         _np(flat_features["w"]), WEIGHTS[REAL][:, None]
     )
-    assert _np(labels).dtype == np.int64  # dtypes are kept
+    # dtypes are kept (JAX without x64 holds int64 as int32)
+    assert _np(labels).dtype == backends.backend_dtype("int64")
 
 
 def test_string_labels_are_flattened():
@@ -196,20 +197,35 @@ def test_only_the_feature_columns_reach_the_static_head():
                               features={"mask": MASK, "w": WEIGHTS}))
 
 
-def test_loss_runs_in_a_tf_function():
+def _sequence_loss(logits, labels, mask, weights):
     head = _wrapper(kh.MultiClassHead(3, weight_column="w"), "w")
+    return head.loss(logits=logits, labels=labels,
+                     features={"mask": mask, "w": weights})
 
-    @tf.function
-    def loss(logits, labels, mask, weights):
-        return head.loss(logits=logits, labels=labels,
-                         features={"mask": mask, "w": weights})
 
-    eager = head.loss(logits=LOGITS_3, labels=CLASS_IDS,
-                      features={"mask": MASK, "w": WEIGHTS})
-    for mask in (MASK, np.ones_like(MASK)):  # one trace, any step count
-        got = loss(LOGITS_3, CLASS_IDS, mask, WEIGHTS)
-        if mask is MASK:
-            np.testing.assert_allclose(float(got), float(eager), rtol=1e-6)
+@backends.only_on("tensorflow", "torch", why=(
+    "the number of real steps is data-dependent: tf.function graphs (and "
+    "XLA, with bounded dynamic shapes) and torch.compile (a graph break at "
+    "nonzero) allow that; jax.jit does not (tested below)"))
+@backends.parametrize_compilers
+def test_loss_compiles_for_any_number_of_real_steps(compile_fn):
+    compiled = compile_fn(_sequence_loss)
+    for mask in (MASK, np.ones_like(MASK)):  # 6 and 9 real steps
+        eager = _sequence_loss(LOGITS_3, CLASS_IDS, mask, WEIGHTS)
+        got = compiled(LOGITS_3, CLASS_IDS, mask, WEIGHTS)
+        np.testing.assert_allclose(_np(got), _np(eager), rtol=1e-6)
+
+
+@backends.only_on("jax", why=(
+    "jax.jit needs static shapes, and the number of real steps that a "
+    "traced mask marks is data-dependent"))
+def test_jax_jit_explains_that_a_traced_mask_cannot_flatten():
+    import jax
+
+    compiled = jax.jit(_sequence_loss)
+    with pytest.raises(ValueError, match=r"traced mask 'mask' inside "
+                                         r"jax\.jit"):
+        compiled(LOGITS_3, CLASS_IDS, MASK, WEIGHTS)
 
 
 # --- PREDICT and predictions -------------------------------------------------
@@ -217,7 +233,7 @@ def test_loss_runs_in_a_tf_function():
 
 def test_predict_keeps_all_steps_and_adds_the_mask():
     head = _wrapper(kh.BinaryClassHead(weight_column="w"), "w")
-    mask = tf.constant(MASK.astype(bool))
+    mask = ops.convert_to_tensor(MASK.astype(bool))
     spec = head.create_estimator_spec({"mask": mask}, kh.ModeKeys.PREDICT,
                                       LOGITS_1)
     assert spec.predictions["mask"] is mask

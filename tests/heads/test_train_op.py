@@ -1,16 +1,21 @@
 """TRAIN mode really trains: the spec's train op lowers a small model's loss.
 
-Keras 3 has no graph-mode `get_updates`; the optimizer path applies the
-gradient of the loss inside a `tf.function` (see keras_heads/heads/train_op.py).
+Keras 3 has no graph-mode `get_updates`. The optimizer path differentiates
+the loss it has computed, which needs a loss that still carries its graph:
+inside a `tf.function` on TensorFlow, or eagerly in PyTorch (see
+keras_heads/heads/train_op.py). The `train_op_fn` path works everywhere; on
+JAX, where an array carries no graph, the caller differentiates the function
+that builds the spec.
 """
 
 import keras
 import numpy as np
 import pytest
-import tensorflow as tf
 
 import keras_heads
 from keras_heads import ModeKeys
+from tests import backends
+from tests.backends import BACKEND
 
 
 def _data(head):
@@ -33,6 +38,111 @@ def _model(head):
     )
 
 
+def _loss(head, model, x, labels):
+    return float(backends.numpy(head.loss(labels=labels, logits=model(x))))
+
+
+# --- gradients on each backend -----------------------------------------------
+
+
+def _gradients_of_computed_loss(loss, variables):
+    """The gradient of a loss already computed from `variables`, read off its
+    graph: a `tf.function`'s graph on TensorFlow, autograd's on PyTorch."""
+    values = [v.value for v in variables]
+    if BACKEND == "tensorflow":
+        import tensorflow as tf
+
+        return tf.gradients(loss, values)
+    assert BACKEND == "torch", "a JAX array carries no graph"
+    import torch
+
+    return list(torch.autograd.grad(loss, values))
+
+
+def _jax_value_and_gradients(loss_fn, variables, values):
+    """`loss_fn()` with `variables` set to `values`, and its gradient in
+    `values` (JAX differentiates functions, not computed losses)."""
+    import jax
+
+    def loss_at(values):
+        mapping = list(zip(variables, values))
+        with keras.StatelessScope(state_mapping=mapping):
+            return loss_fn()
+
+    return jax.value_and_grad(loss_at)(values)
+
+
+def _value_and_gradients(loss_fn, variables):
+    """Eagerly: the loss `loss_fn()` computes from `variables`, and its
+    gradients in them."""
+    if BACKEND == "tensorflow":
+        import tensorflow as tf
+
+        with tf.GradientTape() as tape:
+            loss = loss_fn()
+        return loss, tape.gradient(loss, variables)
+    if BACKEND == "jax":
+        return _jax_value_and_gradients(
+            loss_fn, variables, [v.value for v in variables]
+        )
+    loss = loss_fn()
+    return loss, _gradients_of_computed_loss(loss, variables)
+
+
+def _compiled_train_step(compile_fn, build_spec, variables, optimizer):
+    """A compiled training step that returns the loss of the step.
+
+    `build_spec(update)` builds a TRAIN spec whose `train_op_fn(loss)` calls
+    `update(loss)`. On TensorFlow and PyTorch `update` applies the gradient
+    of the loss it is given with `optimizer`, and the step is the compiled
+    `build_spec(update).loss`. On JAX `update` does nothing: the compiled
+    step differentiates the function that builds the spec and applies the
+    gradient with `optimizer.stateless_apply`.
+    """
+    if BACKEND != "jax":
+
+        def update(loss):
+            optimizer.apply(
+                _gradients_of_computed_loss(loss, variables), variables
+            )
+            return optimizer.iterations
+
+        return compile_fn(lambda: build_spec(update).loss)
+
+    optimizer.build(variables)
+
+    def loss_fn():
+        return build_spec(lambda loss: None).loss
+
+    @compile_fn
+    def pure_step(values, optimizer_values):
+        loss, gradients = _jax_value_and_gradients(loss_fn, variables, values)
+        values, optimizer_values = optimizer.stateless_apply(
+            optimizer_values, gradients, values
+        )
+        return loss, values, optimizer_values
+
+    def step():
+        loss, values, optimizer_values = pure_step(
+            [v.value for v in variables], [v.value for v in optimizer.variables]
+        )
+        for variable, value in zip(variables, values):
+            variable.assign(value)
+        for variable, value in zip(optimizer.variables, optimizer_values):
+            variable.assign(value)
+        return loss
+
+    return step
+
+
+# --- the optimizer path ------------------------------------------------------
+
+# Where the optimizer path can differentiate the loss it computed: in a
+# compiled TensorFlow function, and in eager PyTorch.
+OPTIMIZER_PATH_RUNS = (
+    backends.COMPILERS if BACKEND == "tensorflow" else {"eager": lambda f: f}
+)
+
 HEADS_AND_RATES = [
     pytest.param(keras_heads.BinaryClassHead(), 0.5, id="binary"),
     pytest.param(keras_heads.MultiClassHead(3), 0.5, id="multi_class"),
@@ -42,15 +152,22 @@ HEADS_AND_RATES = [
 ]
 
 
+@backends.only_on(
+    "tensorflow", "torch",
+    why="a JAX loss carries no graph to differentiate, so the optimizer path "
+    "raises there (test_eager_optimizer_path_explains_what_to_do); JAX "
+    "trains through train_op_fn",
+)
+@pytest.mark.parametrize(
+    "run", list(OPTIMIZER_PATH_RUNS.values()), ids=list(OPTIMIZER_PATH_RUNS)
+)
 @pytest.mark.parametrize("head,learning_rate", HEADS_AND_RATES)
-def test_optimizer_path_lowers_the_loss_inside_tf_function(
-    head, learning_rate
-):
+def test_optimizer_path_lowers_the_loss(head, learning_rate, run):
     x, labels = _data(head)
     model = _model(head)
     optimizer = keras.optimizers.SGD(learning_rate)
 
-    @tf.function
+    @run
     def train_step():
         spec = head.create_estimator_spec(
             features={}, mode=ModeKeys.TRAIN, logits=model(x), labels=labels,
@@ -59,61 +176,72 @@ def test_optimizer_path_lowers_the_loss_inside_tf_function(
         )
         return spec.loss
 
-    before = float(head.loss(labels=labels, logits=model(x)))
+    before = _loss(head, model, x, labels)
     for _ in range(40):
         train_step()
-    after = float(head.loss(labels=labels, logits=model(x)))
+    after = _loss(head, model, x, labels)
     assert after < 0.7 * before
-    assert int(optimizer.iterations) == 40
+    assert int(backends.numpy(optimizer.iterations)) == 40
 
 
-def test_train_op_fn_path_lowers_the_loss_and_gets_the_regularized_loss():
+# --- the train_op_fn path ----------------------------------------------------
+
+
+@backends.parametrize_compilers
+def test_train_op_fn_path_lowers_the_loss_and_gets_the_regularized_loss(
+    compile_fn,
+):
     head = keras_heads.BinaryClassHead()
     x, labels = _data(head)
     model = _model(head)
     optimizer = keras.optimizers.SGD(0.5)
-    received = []
+    built, received = [], []
 
-    def train_op_fn(loss):
-        received.append(loss)
-        variables = model.trainable_variables
-        grads = tf.gradients(loss, [v.value for v in variables])
-        optimizer.apply(grads, variables)
-        return optimizer.iterations
+    def build_spec(update):
+        def train_op_fn(loss):
+            received.append(loss)
+            return update(loss)
 
-    @tf.function
-    def train_step():
-        spec = head.create_estimator_spec(
+        built.append(True)
+        return head.create_estimator_spec(
             features={}, mode=ModeKeys.TRAIN, logits=model(x), labels=labels,
             train_op_fn=train_op_fn, regularization_losses=[0.25],
         )
-        return spec.loss
 
-    before = float(head.loss(labels=labels, logits=model(x)))
-    losses = [float(train_step()) for _ in range(20)]
-    after = float(head.loss(labels=labels, logits=model(x)))
+    train_step = _compiled_train_step(
+        compile_fn, build_spec, model.trainable_variables, optimizer
+    )
+    before = _loss(head, model, x, labels)
+    losses = [float(backends.numpy(train_step())) for _ in range(20)]
+    after = _loss(head, model, x, labels)
     assert after < 0.7 * before
-    assert len(received) == 1  # traced once, called once per trace
+    assert int(backends.numpy(optimizer.iterations)) == 20
+    # Called once per spec built (per trace where the step is traced).
+    assert built and len(received) == len(built)
     np.testing.assert_allclose(losses[0], before + 0.25, rtol=1e-5)
 
 
-def test_eager_train_op_fn_with_a_gradient_tape():
-    """The reference's "do it yourself" idiom: a no-op train_op_fn and
-    gradients of spec.loss."""
+def test_eager_train_op_fn_with_gradients_of_spec_loss():
+    """The reference's "do it yourself" idiom: a no-op train_op_fn (an eager
+    `tf.no_op()` returns None) and gradients of spec.loss."""
     head = keras_heads.RegressionHead()
     x, labels = _data(head)
     model = _model(head)
     optimizer = keras.optimizers.SGD(0.1)
-    before = float(head.loss(labels=labels, logits=model(x)))
+    variables = model.trainable_variables
+
+    def spec_loss():
+        spec = head.create_estimator_spec(
+            features={}, mode=ModeKeys.TRAIN, logits=model(x),
+            labels=labels, train_op_fn=lambda loss: None,
+        )
+        return spec.loss
+
+    before = _loss(head, model, x, labels)
     for _ in range(30):
-        with tf.GradientTape() as tape:
-            spec = head.create_estimator_spec(
-                features={}, mode=ModeKeys.TRAIN, logits=model(x),
-                labels=labels, train_op_fn=lambda loss: tf.no_op(),
-            )
-        variables = model.trainable_variables
-        optimizer.apply(tape.gradient(spec.loss, variables), variables)
-    assert float(head.loss(labels=labels, logits=model(x))) < 0.5 * before
+        _, gradients = _value_and_gradients(spec_loss, variables)
+        optimizer.apply(gradients, variables)
+    assert _loss(head, model, x, labels) < 0.5 * before
 
 
 def test_update_ops_run_after_the_update():
@@ -126,20 +254,26 @@ def test_update_ops_run_after_the_update():
         train_op_fn=lambda loss: "trained",
         update_ops=[lambda: counter.assign_add(1.0)],
     )
-    assert float(counter.numpy()) == 2.0
+    assert float(backends.numpy(counter)) == 2.0
     assert spec.train_op[0] == "trained"
 
 
+@backends.only_on(
+    "tensorflow", "jax",
+    why="eager PyTorch keeps the loss's autograd graph, so the optimizer "
+    "path trains there (test_optimizer_path_lowers_the_loss)",
+)
 def test_eager_optimizer_path_explains_what_to_do():
     head = keras_heads.BinaryClassHead()
     x, labels = _data(head)
     model = _model(head)
-    with pytest.raises(ValueError, match="inside a tf.function"):
+    with pytest.raises(ValueError, match="inside a tf.function") as info:
         head.create_estimator_spec(
             features={}, mode=ModeKeys.TRAIN, logits=model(x), labels=labels,
             optimizer=keras.optimizers.SGD(0.1),
             trainable_variables=model.trainable_variables,
         )
+    assert "train_op_fn" in str(info.value)
 
 
 def test_train_summaries_are_returned_as_data():
