@@ -314,3 +314,39 @@ def test_class_names_inside_jax_jit_raise_a_clear_error(name):
         lambda logits: head.predictions(logits, keys=["probabilities"])
     )(logits)
     assert numeric["probabilities"].shape[0] == 2
+
+
+@backends.only_on(
+    "tensorflow", "torch", why="a jax.jit function cannot take string "
+    "arguments (JAX arrays hold no strings): map names to ids before it"
+)
+@pytest.mark.parametrize(
+    "compile_fn", list(STRING_COMPILERS.values()), ids=list(STRING_COMPILERS)
+)
+@pytest.mark.parametrize("name", ["multi_class", "binary", "multi_label"])
+def test_compiled_loss_takes_class_name_labels(name, compile_fn):
+    head, dimension = _string_heads()[name]
+    rng = np.random.default_rng(8)
+    logits = rng.normal(size=(4, dimension)).astype("float32")
+    if name == "multi_label":  # sparse names: a SparseTensorValue
+        labels = kh.SparseTensorValue(
+            [[0, 0], [1, 0], [1, 1], [3, 0]], ["low", "mid", "high", "high"],
+            [4, 2],
+        )
+    else:
+        labels = np.array([["yes"], ["no"], ["yes"], ["yes"]])
+        if name == "multi_class":
+            labels = np.array([["low"], ["high"], ["mid"], ["high"]])
+
+    if name == "multi_label":  # a namedtuple of host arrays: closed over
+        compiled = compile_fn(
+            lambda logits: head.loss(labels=labels, logits=logits)
+        )(logits)
+    else:
+        compiled = compile_fn(
+            lambda logits, labels: head.loss(labels=labels, logits=logits)
+        )(logits, labels)
+    eager = head.loss(labels=labels, logits=logits)
+    np.testing.assert_allclose(
+        backends.numpy(compiled), backends.numpy(eager), **LOSS_TOLERANCE
+    )
