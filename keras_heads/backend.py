@@ -9,7 +9,9 @@ backend. What cannot be written that way lives here, and only here:
 * sparse labels: `SparseTensorValue` everywhere, `tf.SparseTensor` on any
   backend (tf.data feeds them to all three), and JAX's `BCOO` (what Keras
   hands a JAX model for sparse inputs);
-* whether a value is being traced (value checks run eagerly only);
+* whether a value is being traced (value checks run eagerly only), and
+  what a compiler cannot do (strings and data-dependent shapes in
+  `jax.jit`), with an error that says so;
 * gradients of an already computed loss, for `create_estimator_spec`'s
   optimizer path, and the distribution strategy's replica count.
 """
@@ -121,6 +123,18 @@ def sparse_components(sparse):
     if any(d is None for d in shape) and _tf().executing_eagerly():
         shape = tuple(int(d) for d in sparse.dense_shape.numpy())
     return sparse.indices, sparse.values, shape
+
+
+def nonzero(flags, error):
+    """Indices of the nonzero entries of the 1-D `flags`.
+
+    Their number depends on the values: eager execution, `tf.function`
+    and `torch.compile` (which breaks its graph there) compute it, but
+    `jax.jit` needs static shapes, so there it raises `ValueError(error)`.
+    """
+    if name() == "jax" and is_traced(flags):
+        raise ValueError(error)
+    return keras.ops.nonzero(flags)[0]
 
 
 # --- strings ---------------------------------------------------------------

@@ -246,17 +246,15 @@ class _Steps:
         self.key = key
         self.count = ops.sum(ops.cast(mask, "int32"))
         self.known = not backend.is_traced(self.count)
-        if not self.known and backend.name() == "jax":
-            raise ValueError(
-                f"SequentialHeadWrapper cannot flatten by a traced mask "
-                f"{key!r} inside jax.jit (or another JAX transformation): "
-                "the number of real steps it marks is a data-dependent "
-                "shape, which JAX cannot compile. Call the head outside "
-                "jax.jit, or pad and weight the steps yourself and use the "
-                "static head directly."
-            )
         # Positions of the real steps in the row-major [B * T] mask.
-        self.positions = ops.nonzero(ops.reshape(mask, (-1,)))[0]
+        self.positions = backend.nonzero(
+            ops.reshape(mask, (-1,)),
+            f"SequentialHeadWrapper cannot flatten by a traced mask {key!r} "
+            "inside jax.jit (or another JAX transformation): the number of "
+            "real steps it marks is a data-dependent shape, which JAX cannot "
+            "compile. Call the head outside jax.jit, or pad and weight the "
+            "steps yourself and use the static head directly.",
+        )
 
     def flatten(self, x, what):
         """`x`, dense or sparse `[B, T, r...]`, as `[n, r...]` (`[n, 1]`)."""
