@@ -12,6 +12,7 @@ import collections
 import keras
 from keras import ops
 
+from keras_heads.heads import config as config_lib
 from keras_heads.heads import custom_loss
 from keras_heads.heads.train_op import create_train_op
 from keras_heads.keys import MetricKeys
@@ -80,6 +81,34 @@ class Head(abc.ABC):
     def _deferred_predictions(self, logits):
         """`predictions(logits)` as the `Predictions` of TRAIN/EVAL specs."""
         return Predictions(self.predictions(logits))
+
+    # --- serialization ---------------------------------------------------------
+
+    def _arguments(self):
+        """The constructor arguments that rebuild this head."""
+        raise NotImplementedError(
+            f"{type(self).__name__} must implement `_arguments()` to be "
+            "serializable."
+        )
+
+    def get_config(self):
+        """The constructor arguments, JSON-ready.
+
+        Example:
+
+        >>> head = keras_heads.MultiClassHead(3, label_vocabulary=["a", "b", "c"])
+        >>> config = head.get_config()
+        >>> config["label_vocabulary"]
+        ['a', 'b', 'c']
+        >>> type(keras_heads.MultiClassHead.from_config(config)).__name__
+        'MultiClassHead'
+        """
+        return config_lib.serialize(self._arguments())
+
+    @classmethod
+    def from_config(cls, config):
+        """The head that `get_config()` described."""
+        return cls(**config_lib.deserialize(config))
 
     # --- stateless metrics (jax.jit and other pure-function compilers) -------
 
@@ -242,6 +271,13 @@ class SingleHead(Head):
         """`{signature name: ExportOutput}` for PREDICT mode."""
 
     # --- loss ------------------------------------------------------------------
+
+    def _common_arguments(self):
+        return {
+            "weight_column": self._weight_column,
+            "loss_reduction": self._loss_reduction,
+            "name": self._name,
+        }
 
     def _unweighted_loss_and_weights(self, logits, labels, features):
         if self._loss_fn:

@@ -6,6 +6,7 @@ from keras_heads import backend
 from keras_heads.heads import classes
 from keras_heads.heads.base import SingleHead
 from keras_heads.heads.base import select_keys
+from keras_heads.heads.config import register
 from keras_heads.keys import MetricKeys
 from keras_heads.keys import PredictionKeys
 from keras_heads.keys import SignatureKeys
@@ -36,6 +37,7 @@ def _check_thresholds(thresholds):
     return thresholds
 
 
+@register
 class BinaryClassHead(SingleHead):
     """A head for binary classification with the sigmoid cross-entropy loss.
 
@@ -84,6 +86,14 @@ class BinaryClassHead(SingleHead):
         self._thresholds = _check_thresholds(thresholds)
         super().__init__(weight_column, loss_reduction, loss_fn, name)
         self._class_names = classes.class_names(2, self._label_vocabulary)
+
+    def _arguments(self):
+        return {
+            **self._common_arguments(),
+            "thresholds": list(self._thresholds),
+            "label_vocabulary": self._label_vocabulary,
+            "loss_fn": self._loss_fn,
+        }
 
     @property
     def logits_dimension(self):

@@ -7,6 +7,7 @@ from keras_heads import backend
 from keras_heads.heads import classes
 from keras_heads.heads.base import SingleHead
 from keras_heads.heads.base import select_keys
+from keras_heads.heads.config import register
 from keras_heads.keys import MetricKeys
 from keras_heads.keys import PredictionKeys
 from keras_heads import metrics
@@ -24,6 +25,7 @@ _KEYS = (
 )
 
 
+@register
 class MultiClassHead(SingleHead):
     """A head for single-label classification over `n_classes > 2` classes.
 
@@ -88,6 +90,14 @@ class MultiClassHead(SingleHead):
         self._class_names = classes.class_names(
             n_classes, self._label_vocabulary
         )
+
+    def _arguments(self):
+        return {
+            **self._common_arguments(),
+            "n_classes": self._n_classes,
+            "label_vocabulary": self._label_vocabulary,
+            "loss_fn": self._loss_fn,
+        }
 
     @property
     def logits_dimension(self):

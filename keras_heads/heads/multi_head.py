@@ -4,6 +4,7 @@ from keras import ops
 
 from keras_heads.heads.base import Head
 from keras_heads.heads.base import sum_regularization
+from keras_heads.heads.config import register
 from keras_heads.heads.train_op import create_train_op
 from keras_heads.keys import MetricKeys
 from keras_heads.keys import ModeKeys
@@ -15,6 +16,7 @@ from keras_heads.spec import Predictions
 from keras_heads.spec import PredictOutput
 
 
+@register
 class MultiHead(Head):
     """Combines several named heads into one multi-objective head.
 
@@ -93,6 +95,12 @@ class MultiHead(Head):
     @property
     def name(self):
         return "_".join(head.name for head in self._heads)
+
+    def _arguments(self):
+        return {
+            "heads": list(self._heads),
+            "head_weights": list(self._head_weights) or None,
+        }
 
     @property
     def logits_dimension(self):

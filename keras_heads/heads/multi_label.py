@@ -9,6 +9,7 @@ from keras_heads import metrics
 from keras_heads.heads import classes
 from keras_heads.heads.base import SingleHead
 from keras_heads.heads.base import select_keys
+from keras_heads.heads.config import register
 from keras_heads.keys import MetricKeys
 from keras_heads.keys import PredictionKeys
 from keras_heads.ops import labels as label_ops
@@ -26,6 +27,7 @@ _INDICATOR_RANGE = (
 )
 
 
+@register
 class MultiLabelHead(SingleHead):
     """A head for multi-label classification: one sigmoid per class.
 
@@ -100,6 +102,7 @@ class MultiLabelHead(SingleHead):
         super().__init__(weight_column, loss_reduction, loss_fn, name)
         self._n_classes = n_classes
         self._thresholds = thresholds
+        self._classes_for_class_based_metrics = classes_for_class_based_metrics
         self._class_names = classes.class_names(
             n_classes, self._label_vocabulary
         )
@@ -132,6 +135,18 @@ class MultiLabelHead(SingleHead):
                     f"[0, {self._n_classes - 1}]. Given: {class_id}"
                 )
         return selected
+
+    def _arguments(self):
+        return {
+            **self._common_arguments(),
+            "n_classes": self._n_classes,
+            "thresholds": list(self._thresholds),
+            "label_vocabulary": self._label_vocabulary,
+            "loss_fn": self._loss_fn,
+            "classes_for_class_based_metrics": (
+                self._classes_for_class_based_metrics
+            ),
+        }
 
     @property
     def logits_dimension(self):

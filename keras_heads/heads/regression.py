@@ -5,6 +5,7 @@ from keras import ops
 
 from keras_heads import backend
 from keras_heads.heads.base import SingleHead
+from keras_heads.heads.config import register
 from keras_heads.keys import MetricKeys
 from keras_heads.keys import PredictionKeys
 from keras_heads.keys import SignatureKeys
@@ -16,6 +17,7 @@ from keras_heads.spec import PredictOutput
 from keras_heads.spec import RegressionOutput
 
 
+@register
 class RegressionHead(SingleHead):
     """A head for regression with the squared-error loss.
 
@@ -58,6 +60,14 @@ class RegressionHead(SingleHead):
         super().__init__(weight_column, loss_reduction, loss_fn, name)
         self._label_dimension = label_dimension
         self._inverse_link_fn = inverse_link_fn
+
+    def _arguments(self):
+        return {
+            **self._common_arguments(),
+            "label_dimension": self._label_dimension,
+            "loss_fn": self._loss_fn,
+            "inverse_link_fn": self._inverse_link_fn,
+        }
 
     @property
     def logits_dimension(self):
@@ -119,6 +129,7 @@ class RegressionHead(SingleHead):
         }
 
 
+@register
 class PoissonRegressionHead(RegressionHead):
     """A head for Poisson regression: `predictions = exp(logits)`.
 
@@ -148,10 +159,18 @@ class PoissonRegressionHead(RegressionHead):
             name=name,
         )
 
+    def _arguments(self):
+        return {
+            **self._common_arguments(),
+            "label_dimension": self._label_dimension,
+            "compute_full_loss": self._compute_full_loss,
+        }
+
     def _default_loss(self, labels, logits):
         return losses.log_poisson(labels, logits, self._compute_full_loss)
 
 
+@register
 class LogisticRegressionHead(RegressionHead):
     """A head for regression on [0, 1]: `predictions = sigmoid(logits)`.
 
@@ -177,6 +196,9 @@ class LogisticRegressionHead(RegressionHead):
             inverse_link_fn=ops.sigmoid,
             name=name,
         )
+
+    def _arguments(self):
+        return self._common_arguments()
 
     def _default_loss(self, labels, logits):
         labels = label_ops.guard_range(

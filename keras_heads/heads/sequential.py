@@ -13,12 +13,14 @@ from keras import ops
 
 from keras_heads import backend
 from keras_heads.heads.base import Head
+from keras_heads.heads.config import register
 from keras_heads.heads.multi_head import MultiHead
 from keras_heads.keys import ModeKeys
 
 _INCOMPATIBLE = "Tensor shape is incompatible with provided mask."
 
 
+@register
 class SequentialHeadWrapper(Head):
     """Applies a single ("static") head to the unpadded steps of sequences.
 
@@ -121,6 +123,13 @@ class SequentialHeadWrapper(Head):
         if self._static_head.name:
             return f"{self._static_head.name}_sequential"
         return None
+
+    def _arguments(self):
+        return {
+            "static_head": self._static_head,
+            "sequence_length_mask": self._sequence_length_mask,
+            "feature_columns": list(self._feature_columns),
+        }
 
     @property
     def logits_dimension(self):
