@@ -274,16 +274,20 @@ STRING_COMPILERS = {
     name: compile_fn for name, compile_fn in backends.COMPILERS.items()
     if name in ("tf.function", "torch.compile")
 }
+parametrize_string_compilers = pytest.mark.parametrize(
+    "compile_fn", list(STRING_COMPILERS.values()), ids=list(STRING_COMPILERS)
+)
+parametrize_string_heads = pytest.mark.parametrize(
+    "name", ["multi_class", "binary", "multi_label"]
+)
 
 
 @backends.only_on(
     "tensorflow", "torch", why="jax.jit cannot return host strings; the "
     "clear error it raises instead is tested below"
 )
-@pytest.mark.parametrize(
-    "compile_fn", list(STRING_COMPILERS.values()), ids=list(STRING_COMPILERS)
-)
-@pytest.mark.parametrize("name", ["multi_class", "binary", "multi_label"])
+@parametrize_string_compilers
+@parametrize_string_heads
 def test_compiled_predictions_include_class_names(name, compile_fn):
     head, dimension = _string_heads()[name]
     logits = np.random.default_rng(7).normal(size=(4, dimension))
@@ -300,7 +304,7 @@ def test_compiled_predictions_include_class_names(name, compile_fn):
 
 
 @backends.only_on("jax", why="the only compiler that cannot return strings")
-@pytest.mark.parametrize("name", ["multi_class", "binary", "multi_label"])
+@parametrize_string_heads
 def test_class_names_inside_jax_jit_raise_a_clear_error(name):
     import jax
 
@@ -320,10 +324,8 @@ def test_class_names_inside_jax_jit_raise_a_clear_error(name):
     "tensorflow", "torch", why="a jax.jit function cannot take string "
     "arguments (JAX arrays hold no strings): map names to ids before it"
 )
-@pytest.mark.parametrize(
-    "compile_fn", list(STRING_COMPILERS.values()), ids=list(STRING_COMPILERS)
-)
-@pytest.mark.parametrize("name", ["multi_class", "binary", "multi_label"])
+@parametrize_string_compilers
+@parametrize_string_heads
 def test_compiled_loss_takes_class_name_labels(name, compile_fn):
     head, dimension = _string_heads()[name]
     rng = np.random.default_rng(8)
