@@ -244,7 +244,9 @@ class MultiLabelHead(SingleHead):
         if PredictionKeys.PROBABILITIES in keys:
             out[PredictionKeys.PROBABILITIES] = ops.sigmoid(logits)
         if PredictionKeys.CLASSES in keys:
-            out[PredictionKeys.CLASSES] = backend.tiled_strings(self._class_names, logits)
+            out[PredictionKeys.CLASSES] = backend.tiled_strings(
+                self._class_names, logits
+            )
         return out
 
     # --- metrics ---------------------------------------------------------------
