@@ -173,6 +173,35 @@ class Head(abc.ABC):
             "Subclasses of Head must implement `create_estimator_spec()`."
         )
 
+    def _eval_spec(self, predictions, loss, features, logits, labels,
+                   regularization_losses):
+        """The EVAL spec: `loss` and fresh metrics updated with this batch."""
+        eval_metrics = self.metrics(regularization_losses)
+        self.update_metrics(eval_metrics, features, logits, labels,
+                            regularization_losses=regularization_losses)
+        return EstimatorSpec(
+            mode=ModeKeys.EVAL,
+            predictions=predictions,
+            loss=loss,
+            eval_metric_ops=eval_metrics,
+        )
+
+    def _train_spec(self, predictions, loss, summaries, optimizer,
+                    trainable_variables, train_op_fn, update_ops):
+        """The TRAIN spec: `loss`, its train op and `summaries`."""
+        train_op = create_train_op(
+            loss, self.loss_reduction, optimizer=optimizer,
+            trainable_variables=trainable_variables, train_op_fn=train_op_fn,
+            update_ops=update_ops,
+        )
+        return EstimatorSpec(
+            mode=ModeKeys.TRAIN,
+            predictions=predictions,
+            loss=loss,
+            train_op=train_op,
+            summaries=summaries,
+        )
+
 
 def _variables(eval_metrics):
     return [v for metric in eval_metrics.values() for v in metric.variables]
@@ -408,29 +437,12 @@ class SingleHead(Head):
         loss = self.loss(labels=labels, logits=logits, features=features,
                          mode=mode, regularization_losses=regularization_losses)
         if mode == ModeKeys.EVAL:
-            eval_metrics = self.metrics(regularization_losses)
-            self.update_metrics(eval_metrics, features, logits, labels,
-                                regularization_losses=regularization_losses)
-            return EstimatorSpec(
-                mode=ModeKeys.EVAL,
-                predictions=predictions,
-                loss=loss,
-                eval_metric_ops=eval_metrics,
-            )
-        train_op = create_train_op(
-            loss, self._loss_reduction, optimizer=optimizer,
-            trainable_variables=trainable_variables, train_op_fn=train_op_fn,
-            update_ops=update_ops,
-        )
+            return self._eval_spec(predictions, loss, features, logits,
+                                   labels, regularization_losses)
         summaries = {self._key(MetricKeys.LOSS): loss}
         if regularization_losses is not None:
             summaries[self._key(MetricKeys.LOSS_REGULARIZATION)] = (
                 sum_regularization(regularization_losses)
             )
-        return EstimatorSpec(
-            mode=ModeKeys.TRAIN,
-            predictions=predictions,
-            loss=loss,
-            train_op=train_op,
-            summaries=summaries,
-        )
+        return self._train_spec(predictions, loss, summaries, optimizer,
+                                trainable_variables, train_op_fn, update_ops)

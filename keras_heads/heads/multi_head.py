@@ -5,7 +5,6 @@ from keras import ops
 from keras_heads.heads.base import Head
 from keras_heads.heads.base import sum_regularization
 from keras_heads.heads.config import register
-from keras_heads.heads.train_op import create_train_op
 from keras_heads.keys import MetricKeys
 from keras_heads.keys import ModeKeys
 from keras_heads.keys import SignatureKeys
@@ -317,20 +316,8 @@ class MultiHead(Head):
         head_losses = self._head_losses(labels, logits, features, mode)
         loss = self._total_loss(head_losses, regularization_losses)
         if mode == ModeKeys.EVAL:
-            eval_metrics = self.metrics(regularization_losses)
-            self.update_metrics(eval_metrics, features, logits, labels,
-                                regularization_losses=regularization_losses)
-            return EstimatorSpec(
-                mode=ModeKeys.EVAL,
-                predictions=predictions,
-                loss=loss,
-                eval_metric_ops=eval_metrics,
-            )
-        train_op = create_train_op(
-            loss, self.loss_reduction, optimizer=optimizer,
-            trainable_variables=trainable_variables,
-            train_op_fn=train_op_fn, update_ops=update_ops,
-        )
+            return self._eval_spec(predictions, loss, features, logits,
+                                   labels, regularization_losses)
         summaries = {
             summary_key(MetricKeys.LOSS, head.name): head_loss
             for head, head_loss in zip(self._heads, head_losses)
@@ -340,13 +327,8 @@ class MultiHead(Head):
             summaries[MetricKeys.LOSS_REGULARIZATION] = sum_regularization(
                 regularization_losses
             )
-        return EstimatorSpec(
-            mode=ModeKeys.TRAIN,
-            predictions=predictions,
-            loss=loss,
-            train_op=train_op,
-            summaries=summaries,
-        )
+        return self._train_spec(predictions, loss, summaries, optimizer,
+                                trainable_variables, train_op_fn, update_ops)
 
     def _merged_export_outputs(self, head_specs):
         """`serving_default` (the first head's), a merged `predict`, and each
