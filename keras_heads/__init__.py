@@ -22,6 +22,7 @@ from keras_heads.keys import MetricKeys
 from keras_heads.keys import ModeKeys
 from keras_heads.keys import PredictionKeys
 from keras_heads.keys import SignatureKeys
+from keras_heads.model.head_model import HeadModel
 from keras_heads.ops.reduction import Reduction
 from keras_heads.spec import ClassificationOutput
 from keras_heads.spec import EstimatorSpec
@@ -37,6 +38,7 @@ __all__ = [
     "EstimatorSpec",
     "ExportOutput",
     "Head",
+    "HeadModel",
     "LogisticRegressionHead",
     "MetricKeys",
     "ModeKeys",

@@ -262,6 +262,21 @@ def num_replicas_in_sync():
     return 1
 
 
+def cross_replica_sum(x):
+    """`x` summed over the replicas of a `tf.distribute` step.
+
+    Identity elsewhere: outside a replica context, and on JAX, whose
+    `keras.distribution` steps compute on global (sharded) arrays and so
+    already see the whole batch.
+    """
+    if is_tensorflow():
+        tf = _tf()
+        context = tf.distribute.get_replica_context()
+        if context is not None and context.num_replicas_in_sync > 1:
+            return context.all_reduce(tf.distribute.ReduceOp.SUM, x)
+    return x
+
+
 def gradients(loss, variables):
     """Gradients of an already computed `loss` with respect to `variables`.
 

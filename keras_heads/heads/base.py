@@ -22,6 +22,7 @@ from keras_heads.metrics import Mean
 from keras_heads.ops import labels as label_ops
 from keras_heads.ops.reduction import Reduction
 from keras_heads.ops.reduction import reduce_loss
+from keras_heads.ops.reduction import weighted_sum_and_size
 from keras_heads.ops.reduction import validate_loss_reduction
 from keras_heads.spec import EstimatorSpec
 from keras_heads.spec import Predictions
@@ -350,6 +351,16 @@ class SingleHead(Head):
         if regularization_losses is not None:
             loss = loss + sum_regularization(regularization_losses)
         return loss
+
+    def _loss_terms(self, labels, logits, features):
+        """`[(weighted sum, denominator)]`: the unregularized loss before its
+        one division (`denominator` is None for `SUM`), so a data-parallel
+        step can sum the denominator over replicas first."""
+        batch = self._batch(features, logits, labels)
+        total, size = weighted_sum_and_size(batch.unweighted_loss, batch.weights)
+        if self._loss_reduction == Reduction.SUM:
+            return [(total, None)]
+        return [(total, size)]
 
     # --- metrics -----------------------------------------------------------------
 

@@ -187,6 +187,19 @@ class MultiHead(Head):
             for head in self._heads
         ]
 
+    def _loss_terms(self, labels, logits, features):
+        """The heads' `(weighted sum, denominator)` terms, each sum scaled by
+        its head weight (see `SingleHead._loss_terms`)."""
+        logits = self._logits_by_head(logits, labels)
+        weights = self._head_weights or [1.0] * len(self._heads)
+        return [
+            (total * weight, denominator)
+            for head, weight in zip(self._heads, weights)
+            for total, denominator in head._loss_terms(
+                _get(labels, head.name), logits[head.name], features
+            )
+        ]
+
     def _total_loss(self, losses, regularization_losses):
         if self._head_weights:
             losses = [loss * weight
@@ -215,6 +228,7 @@ class MultiHead(Head):
         }
 
     def _deferred_predictions(self, logits):
+        logits = self._logits_by_head(logits)
         return Predictions.merged(
             head._deferred_predictions(logits[head.name]).prefixed(head.name)
             for head in self._heads
@@ -300,13 +314,18 @@ class MultiHead(Head):
             )
         logits = self._logits_by_head(logits, labels)
         if mode == ModeKeys.PREDICT:
-            predictions = self.predictions(logits)
             head_specs = [
                 head.create_estimator_spec(
                     features=features, mode=mode, logits=logits[head.name]
                 )
                 for head in self._heads
             ]
+            # The heads' own prediction tensors: the export outputs hold them.
+            predictions = {
+                (head.name, key): value
+                for head, spec in zip(self._heads, head_specs)
+                for key, value in spec.predictions.items()
+            }
             return EstimatorSpec(
                 mode=ModeKeys.PREDICT,
                 predictions=predictions,

@@ -197,6 +197,14 @@ class SequentialHeadWrapper(Head):
             mode=mode, regularization_losses=regularization_losses,
         )
 
+    def _loss_terms(self, labels, logits, features):
+        flat_logits, flat_labels, flat_features = self._flatten(
+            logits, labels, features
+        )
+        return self._static_head._loss_terms(
+            flat_labels, flat_logits, flat_features
+        )
+
     def predictions(self, logits, keys=None):
         """The static head's predictions of all `[B, T, ...]` logits."""
         if keys is None:

@@ -1,0 +1,1 @@
+"""Keras integration: `HeadModel` (fit / evaluate / predict) and its export."""

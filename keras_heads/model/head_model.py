@@ -1,0 +1,312 @@
+"""`HeadModel`: a network and a head, trained and served as one Keras model."""
+
+import keras
+import numpy as np
+from keras import ops
+
+from keras_heads import backend
+from keras_heads.heads import config as config_lib
+from keras_heads.model import export as export_lib
+from keras_heads.model.labels import has_vocabulary
+from keras_heads.model.labels import host_label_ids
+from keras_heads.model.labels import label_id_head
+
+
+@config_lib.register
+class HeadModel(keras.Model):
+    """A network whose output is logits, topped by a head.
+
+    The head owns the objective: `fit` minimizes its loss (plus the network's
+    regularization losses), `evaluate` reports its metrics under the head's
+    keys (`auc`, `auc/head1`, `loss/head2`, ...), `predict` returns its
+    prediction dict (class names included) and `export` writes its serving
+    signatures. Example weights are read from the features, as the head's
+    `weight_column` says; `sample_weight` and `class_weight` are not taken.
+
+    Args:
+      network: a Keras layer or model mapping features (a tensor, or a dict)
+        to logits: a tensor, or for a `MultiHead` a dict keyed by head name
+        or one tensor holding every head's logits. A functional network with
+        dict inputs receives only its own inputs from the features.
+      head: a `keras_heads.Head`.
+      **kwargs: passed to `keras.Model` (`name`, ...).
+
+    Example:
+
+    >>> inputs = keras.Input((2,), name="x")
+    >>> network = keras.Model(inputs, keras.layers.Dense(1)(inputs))
+    >>> model = keras_heads.HeadModel(network, keras_heads.BinaryClassHead())
+    >>> model.compile(optimizer="sgd")
+    >>> features = {"x": np.array([[1.0, 0.0], [0.0, 1.0]])}
+    >>> logs = model.evaluate(features, np.array([[1], [0]]), verbose=0,
+    ...                       return_dict=True)
+    >>> sorted(logs)[:3]
+    ['accuracy', 'accuracy_baseline', 'auc']
+    >>> sorted(model.predict(features, verbose=0))[:3]
+    ['all_class_ids', 'all_classes', 'class_ids']
+    """
+
+    def __init__(self, network, head, **kwargs):
+        super().__init__(**kwargs)
+        self.network = network
+        self.head = head
+        # Strings cannot enter a compiled JAX or PyTorch step: there, class
+        # names are looked up before the step, and a twin of the head that
+        # takes ids computes the loss and the metrics.
+        self._labels_as_ids = not backend.is_tensorflow() and has_vocabulary(
+            head
+        )
+        self._objective = label_id_head(head) if self._labels_as_ids else head
+        head_metrics = self._objective.metrics()
+        self._objective._complete_metrics(head_metrics)
+        self.head_metrics = head_metrics
+        if getattr(network, "built", False):
+            self.built = True
+
+    # --- the forward pass --------------------------------------------------------
+
+    def call(self, features, training=None):
+        return self.network(self._network_inputs(features), training=training)
+
+    def _network_inputs(self, features):
+        """The features the network takes: all of them, or for a network with
+        named dict inputs, those names."""
+        names = _input_names(self.network)
+        if names is None or not isinstance(features, dict):
+            return features
+        missing = [name for name in names if name not in features]
+        if missing:
+            raise ValueError(
+                f"features is missing the network's inputs {missing}. "
+                f"Expected keys {names}; got {sorted(features)}."
+            )
+        return {name: features[name] for name in names}
+
+    # --- training --------------------------------------------------------------
+
+    def compile(self, optimizer="rmsprop", loss=None, loss_weights=None,
+                **kwargs):
+        """`keras.Model.compile` without `loss`: the head is the loss.
+
+        `metrics` may add Keras metrics, which receive `(labels, logits)`.
+        """
+        if loss is not None or loss_weights is not None:
+            raise ValueError(
+                "A HeadModel's loss is its head's: call compile() without "
+                f"loss and loss_weights. Got loss={loss!r}, "
+                f"loss_weights={loss_weights!r}."
+            )
+        super().compile(optimizer=optimizer, **kwargs)
+
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None,
+                     training=True):
+        """The head's loss plus the network's regularization losses.
+
+        Under `tf.distribute`, each replica divides its weighted loss sum by
+        the denominator summed over all replicas (the global batch's), so the
+        summed gradients and the reported loss equal one device's, for every
+        `loss_reduction`.
+        """
+        _reject_sample_weight(sample_weight)
+        self._check_label_ids(y)
+        loss = replica_loss(
+            self._objective._loss_terms(y, y_pred, _features(x))
+        )
+        for extra in self.losses:
+            loss = loss + self._aggregate_additional_loss(extra)
+        return loss
+
+    def compute_metrics(self, x, y, y_pred, sample_weight=None):
+        self._objective.update_metrics(
+            self.head_metrics, _features(x), y_pred, y
+        )
+        if self._compile_metrics is not None:
+            self._compile_metrics.update_state(y, y_pred)
+        return self.get_metrics_result()
+
+    def get_metrics_result(self):
+        """`{"loss": ..., <head metric key>: ..., <compiled metric>: ...}`."""
+        keys = {id(metric): key for key, metric in self.head_metrics.items()}
+        results = {}
+        for metric in self.metrics:
+            result = metric.result()
+            if isinstance(result, dict):
+                results.update(result)
+            else:
+                results[keys.get(id(metric), metric.name)] = result
+        return results
+
+    def _check_label_ids(self, labels):
+        if self._labels_as_ids and _holds_strings(labels):
+            raise ValueError(
+                f"On the {backend.name()} backend, class names cannot enter a "
+                "compiled step. fit() and evaluate() look up labels given as "
+                "arrays; for a dataset or generator, map its labels first "
+                "with model.label_ids(labels)."
+            )
+
+    def label_ids(self, labels):
+        """`labels` as the compiled step takes them on this backend.
+
+        On TensorFlow, `labels` unchanged. On JAX and PyTorch, class names
+        are replaced by class ids (multi-hot rows for a `MultiLabelHead`);
+        use it to map a dataset's labels before `fit`.
+        """
+        if not self._labels_as_ids:
+            return _string_tensors(labels)
+        return host_label_ids(self.head, labels)
+
+    def fit(self, x=None, y=None, *args, validation_data=None, **kwargs):
+        _reject_weight_arguments(kwargs)
+        if isinstance(validation_data, tuple) and len(validation_data) == 2:
+            validation_data = (
+                validation_data[0], self.label_ids(validation_data[1])
+            )
+        return super().fit(x, self.label_ids(y), *args,
+                           validation_data=validation_data, **kwargs)
+
+    def evaluate(self, x=None, y=None, *args, **kwargs):
+        _reject_weight_arguments(kwargs)
+        return super().evaluate(x, self.label_ids(y), *args, **kwargs)
+
+    def train_on_batch(self, x, y=None, *args, **kwargs):
+        _reject_weight_arguments(kwargs)
+        return super().train_on_batch(x, self.label_ids(y), *args, **kwargs)
+
+    def test_on_batch(self, x, y=None, *args, **kwargs):
+        _reject_weight_arguments(kwargs)
+        return super().test_on_batch(x, self.label_ids(y), *args, **kwargs)
+
+    # --- predictions -----------------------------------------------------------
+
+    def predict(self, x, *args, **kwargs):
+        """The head's predictions as NumPy arrays (strings as `bytes`).
+
+        Batches run through the compiled network; the head then turns all the
+        logits into predictions at once, on the host, where class names can
+        be built on every backend.
+        """
+        return self.predictions(super().predict(x, *args, **kwargs))
+
+    def predict_on_batch(self, x):
+        return self.predictions(super().predict_on_batch(x))
+
+    def predictions(self, logits):
+        """The head's predictions of `logits`, as NumPy arrays."""
+        return {
+            key: _to_numpy(value)
+            for key, value in self.head.predictions(logits).items()
+        }
+
+    # --- serving ---------------------------------------------------------------
+
+    def export(self, filepath, format="tf_saved_model", verbose=True,
+               input_signature=None, **kwargs):
+        """Writes a SavedModel with the head's serving signatures.
+
+        The signatures are those of the head's PREDICT spec, under the
+        reference's names: `serving_default`, `classification`,
+        `regression`, `predict`, and for a `MultiHead` also `<head>` and
+        `<head>/<signature>` per head. Each takes the network's input
+        features by name. Supported on TensorFlow and JAX (through jax2tf);
+        any other `format` exports the network's logits, as
+        `keras.Model.export` does.
+
+        Args:
+          filepath: where to write the SavedModel.
+          input_signature: the features' specs (`keras.InputSpec` or
+            `tf.TensorSpec`; a dict for named inputs). Derived from a
+            functional network's inputs when left out.
+        """
+        if format != "tf_saved_model":
+            return super().export(filepath, format=format, verbose=verbose,
+                                  input_signature=input_signature, **kwargs)
+        return export_lib.export_saved_model(
+            self, filepath, input_signature=input_signature, verbose=verbose,
+            **kwargs,
+        )
+
+    # --- serialization -----------------------------------------------------------
+
+    def get_config(self):
+        return {
+            "name": self.name,
+            "trainable": self.trainable,
+            "network": keras.saving.serialize_keras_object(self.network),
+            "head": keras.saving.serialize_keras_object(self.head),
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        network = keras.saving.deserialize_keras_object(config.pop("network"))
+        head = keras.saving.deserialize_keras_object(config.pop("head"))
+        return cls(network, head, **config)
+
+
+def replica_loss(terms):
+    """`sum(weighted sum / denominator)` over the `(weighted sum,
+    denominator)` terms of `Head._loss_terms`, each denominator summed over
+    the data-parallel replicas first (`None` means no division: `SUM`)."""
+    loss = None
+    for weighted_sum, denominator in terms:
+        if denominator is not None:
+            weighted_sum = ops.divide_no_nan(
+                weighted_sum, backend.cross_replica_sum(denominator)
+            )
+        loss = weighted_sum if loss is None else loss + weighted_sum
+    return loss
+
+
+def _features(x):
+    return x if isinstance(x, dict) else None
+
+
+def _input_names(network):
+    """The names of a functional network's dict inputs, else None."""
+    try:
+        structure = network.input
+    except (AttributeError, ValueError):
+        return None
+    return list(structure) if isinstance(structure, dict) else None
+
+
+def _holds_strings(labels):
+    if isinstance(labels, dict):
+        return any(_holds_strings(v) for v in labels.values())
+    return labels is not None and backend.is_string(labels)
+
+
+def _string_tensors(labels):
+    """String arrays as this backend's strings (Keras' data adapters take
+    no NumPy unicode arrays); everything else unchanged."""
+    if isinstance(labels, dict):
+        return {key: _string_tensors(value) for key, value in labels.items()}
+    if isinstance(labels, np.ndarray) and backend.is_string(labels):
+        return backend.convert_strings(labels)
+    return labels
+
+
+def _to_numpy(value):
+    value = np.asarray(ops.convert_to_numpy(value))
+    return value.astype(object) if value.dtype.kind in "SU" else value
+
+
+def _reject_sample_weight(sample_weight):
+    if sample_weight is not None:
+        raise ValueError(
+            "A HeadModel reads example weights from the features, under the "
+            "head's weight_column; it does not take sample weights. Got "
+            "sample_weight with the data: put the weights in the features "
+            "dict and name their key as the head's weight_column."
+        )
+
+
+def _reject_weight_arguments(kwargs):
+    for argument in ("sample_weight", "class_weight"):
+        if kwargs.get(argument) is not None:
+            raise ValueError(
+                f"A HeadModel does not take {argument}=: example weights are "
+                "read from the features, under the head's weight_column. "
+                f"Got {argument}={type(kwargs[argument]).__name__}."
+            )
