@@ -40,6 +40,17 @@ def name():
     return keras.backend.backend()
 
 
+def int64():
+    """`"int64"`, or `"int32"` on JAX without x64: JAX would truncate an
+    int64 request to int32 anyway, and warn each time."""
+    if name() == "jax":
+        import jax
+
+        if not jax.config.jax_enable_x64:
+            return "int32"
+    return "int64"
+
+
 def _tf():
     import tensorflow as tf
 
@@ -209,7 +220,7 @@ def lookup_ids(strings, vocabulary):
     sorted_vocab = vocab[order]
     pos = np.clip(np.searchsorted(sorted_vocab, strings), 0, len(vocab) - 1)
     ids = np.where(sorted_vocab[pos] == strings, order[pos], -1)
-    return keras.ops.convert_to_tensor(ids.astype("int64"))
+    return keras.ops.convert_to_tensor(ids.astype(int64()))
 
 
 def _check_strings_can_leave(x):
@@ -275,6 +286,32 @@ def cross_replica_sum(x):
         if context is not None and context.num_replicas_in_sync > 1:
             return context.all_reduce(tf.distribute.ReduceOp.SUM, x)
     return x
+
+
+def one_replica(batch):
+    """The first replica's part of a distributed batch (TensorFlow)."""
+    tf = _tf()
+    strategy = tf.distribute.get_strategy()
+    return keras.tree.map_structure(
+        lambda v: strategy.experimental_local_results(v)[0]
+        if isinstance(v, tf.distribute.DistributedValues) else v,
+        batch,
+    )
+
+
+def reducible_step_logs(logs):
+    """Step logs that Keras can average over `MultiWorkerMirroredStrategy`
+    workers: it reduces them along axis 0, which scalars lack
+    (tensorflow/tensorflow#72388), so each gets a leading axis of 1. The
+    epoch's logs are read from the metrics, not from these."""
+    if not is_tensorflow():
+        return logs
+    tf = _tf()
+    strategy = tf.distribute.get_strategy()
+    if not (isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
+            and strategy.extended._in_multi_worker_mode()):
+        return logs
+    return {key: keras.ops.reshape(value, (1,)) for key, value in logs.items()}
 
 
 def gradients(loss, variables):

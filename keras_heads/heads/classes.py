@@ -78,7 +78,7 @@ def class_predictions(scores, names, keys):
     out = {}
     class_ids = ops.expand_dims(ops.argmax(scores, axis=-1), -1)
     if PredictionKeys.CLASS_IDS in keys:
-        out[PredictionKeys.CLASS_IDS] = ops.cast(class_ids, "int64")
+        out[PredictionKeys.CLASS_IDS] = ops.cast(class_ids, backend.int64())
     if PredictionKeys.CLASSES in keys:
         out[PredictionKeys.CLASSES] = backend.gather_strings(names, class_ids)
     rows = ops.shape(scores)[0]

@@ -2,6 +2,8 @@
 
 from keras import ops
 
+from keras_heads import backend
+
 from keras_heads.heads.base import Head
 from keras_heads.heads.base import sum_regularization
 from keras_heads.heads.config import register
@@ -10,6 +12,7 @@ from keras_heads.keys import ModeKeys
 from keras_heads.keys import SignatureKeys
 from keras_heads.keys import summary_key
 from keras_heads.metrics import Mean
+from keras_heads.ops.reduction import reduce_terms
 from keras_heads.spec import EstimatorSpec
 from keras_heads.spec import Predictions
 from keras_heads.spec import PredictOutput
@@ -286,9 +289,14 @@ class MultiHead(Head):
             )
         for i, head in enumerate(self._heads):
             head_logits, head_labels = logits[head.name], _get(labels, head.name)
+            # Every replica adds the global batch's loss (one device's, off
+            # tf.distribute), so the mean over replicas and batches is right
+            # for every reduction.
+            share = reduce_terms(
+                head._loss_terms(head_labels, head_logits, features)
+            )
             eval_metrics[self._loss_key(head)].update_state(
-                head.loss(labels=head_labels, logits=head_logits,
-                          features=features)
+                backend.cross_replica_sum(share)
             )
             updated = head.update_metrics(self._head_metrics(eval_metrics, i),
                                           features, head_logits, head_labels)

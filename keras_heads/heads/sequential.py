@@ -344,9 +344,9 @@ def _dense(x):
 
 def _row_major_order(indices):
     """The permutation that sorts `[nnz, rank]` sparse indices row-major."""
-    indices = ops.cast(indices, "int64")
+    indices = ops.cast(indices, backend.int64())
     # Any extents larger than every index give the row-major order.
     extents = ops.max(indices, axis=0, initial=0) + 1
     suffix_sizes = ops.flip(ops.cumprod(ops.flip(extents)))
-    strides = ops.concatenate([suffix_sizes[1:], ops.ones((1,), "int64")])
+    strides = ops.concatenate([suffix_sizes[1:], ops.ones((1,), backend.int64())])
     return ops.argsort(ops.sum(indices * strides, axis=1))

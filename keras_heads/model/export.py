@@ -154,7 +154,10 @@ def _join(prefix, key):
 
 
 def _input_signature(model):
-    """A functional network's inputs, keyed by their names."""
+    """A functional network's inputs, keyed as `HeadModel` picks them from
+    the features: by the network's dict keys, else by its tensors' names.
+    A Sequential network takes the features whole: its one input is served
+    as `features`."""
     try:
         inputs = model.network.inputs
     except (AttributeError, ValueError):
@@ -165,6 +168,14 @@ def _input_signature(model):
             "a functional model: give the features' specs, e.g. "
             '{"x": keras.InputSpec(shape=(None, 4), dtype="float32")}.'
         )
+    try:
+        structure = model.network.input
+    except (AttributeError, ValueError):  # A Sequential's, never called.
+        structure = None
+    if isinstance(structure, dict):
+        return dict(structure)
+    if structure is None and len(inputs) == 1:
+        return inputs[0]
     return {tensor.name: tensor for tensor in inputs}
 
 

@@ -1,5 +1,7 @@
 """`HeadModel`: a network and a head, trained and served as one Keras model."""
 
+import collections.abc
+
 import keras
 import numpy as np
 from keras import ops
@@ -10,6 +12,7 @@ from keras_heads.model import export as export_lib
 from keras_heads.model.labels import has_vocabulary
 from keras_heads.model.labels import host_label_ids
 from keras_heads.model.labels import label_id_head
+from keras_heads.ops.reduction import reduce_terms
 
 
 @config_lib.register
@@ -69,18 +72,51 @@ class HeadModel(keras.Model):
         return self.network(self._network_inputs(features), training=training)
 
     def _network_inputs(self, features):
-        """The features the network takes: all of them, or for a network with
-        named dict inputs, those names."""
-        names = _input_names(self.network)
-        if names is None or not isinstance(features, dict):
+        """What the network takes from a features dict: for a functional
+        network, its inputs picked by name (a dict, a list or one tensor, as
+        the network was built); otherwise the whole dict."""
+        structure = _input_structure(self.network)
+        if structure is None or not isinstance(features, dict):
             return features
+        if isinstance(structure, dict):
+            names = list(structure)
+        else:
+            tensors = structure if isinstance(structure, (list, tuple)) else [
+                structure
+            ]
+            names = [tensor.name for tensor in tensors]
         missing = [name for name in names if name not in features]
         if missing:
             raise ValueError(
                 f"features is missing the network's inputs {missing}. "
                 f"Expected keys {names}; got {sorted(features)}."
             )
-        return {name: features[name] for name in names}
+        if isinstance(structure, dict):
+            return {name: features[name] for name in names}
+        if isinstance(structure, (list, tuple)):
+            return [features[name] for name in names]
+        return features[names[0]]
+
+    # --- tf.distribute: two Keras 3.15 steps that fail on our data ------------
+
+    def train_step(self, *args, **kwargs):
+        return backend.reducible_step_logs(super().train_step(*args, **kwargs))
+
+    def test_step(self, *args, **kwargs):
+        return backend.reducible_step_logs(super().test_step(*args, **kwargs))
+
+    def _maybe_symbolic_build(self, iterator=None, data_batch=None):
+        # Keras learns a distributed first batch's shapes by averaging it
+        # over the replicas, which fails on strings (class names) and, under
+        # MultiWorkerMirroredStrategy, on any batch. One replica's batch has
+        # the same shapes.
+        if iterator is not None and backend.is_tensorflow():
+            for _, _, batches in iterator:
+                data_batch = backend.one_replica(next(batches))
+                break
+            iterator = None
+        return super()._maybe_symbolic_build(iterator=iterator,
+                                             data_batch=data_batch)
 
     # --- training --------------------------------------------------------------
 
@@ -98,6 +134,17 @@ class HeadModel(keras.Model):
             )
         super().compile(optimizer=optimizer, **kwargs)
 
+    def compile_from_config(self, config):
+        """Compiles a loaded model as it was saved.
+
+        Keras skips this for a model whose `compile` is overridden, yet marks
+        it compiled: a loaded model would have no loss tracker and no
+        optimizer state.
+        """
+        self.compile(**keras.saving.deserialize_keras_object(config))
+        if self.built:
+            self.optimizer.build(self.trainable_variables)
+
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None,
                      training=True):
         """The head's loss plus the network's regularization losses.
@@ -109,7 +156,7 @@ class HeadModel(keras.Model):
         """
         _reject_sample_weight(sample_weight)
         self._check_label_ids(y)
-        loss = replica_loss(
+        loss = reduce_terms(
             self._objective._loss_terms(y, y_pred, _features(x))
         )
         for extra in self.losses:
@@ -156,18 +203,28 @@ class HeadModel(keras.Model):
             return _string_tensors(labels)
         return host_label_ids(self.head, labels)
 
+    def _checked_batches(self, data):
+        """`data`, or for a generator, its batches checked for class names as
+        they come: else they fail obscurely at the compiled step's door."""
+        if self._labels_as_ids and isinstance(data, collections.abc.Iterator):
+            return _checked(data, self._check_label_ids)
+        return data
+
     def fit(self, x=None, y=None, *args, validation_data=None, **kwargs):
         _reject_weight_arguments(kwargs)
         if isinstance(validation_data, tuple) and len(validation_data) == 2:
             validation_data = (
                 validation_data[0], self.label_ids(validation_data[1])
             )
-        return super().fit(x, self.label_ids(y), *args,
-                           validation_data=validation_data, **kwargs)
+        return super().fit(self._checked_batches(x), self.label_ids(y), *args,
+                           validation_data=self._checked_batches(
+                               validation_data),
+                           **kwargs)
 
     def evaluate(self, x=None, y=None, *args, **kwargs):
         _reject_weight_arguments(kwargs)
-        return super().evaluate(x, self.label_ids(y), *args, **kwargs)
+        return super().evaluate(self._checked_batches(x), self.label_ids(y),
+                                *args, **kwargs)
 
     def train_on_batch(self, x, y=None, *args, **kwargs):
         _reject_weight_arguments(kwargs)
@@ -208,9 +265,9 @@ class HeadModel(keras.Model):
         reference's names: `serving_default`, `classification`,
         `regression`, `predict`, and for a `MultiHead` also `<head>` and
         `<head>/<signature>` per head. Each takes the network's input
-        features by name. Supported on TensorFlow and JAX (through jax2tf);
-        any other `format` exports the network's logits, as
-        `keras.Model.export` does.
+        features by name (a Sequential network's one input as `features`).
+        Supported on TensorFlow and JAX (through jax2tf); any other `format`
+        exports the network's logits, as `keras.Model.export` does.
 
         Args:
           filepath: where to write the SavedModel.
@@ -244,31 +301,23 @@ class HeadModel(keras.Model):
         return cls(network, head, **config)
 
 
-def replica_loss(terms):
-    """`sum(weighted sum / denominator)` over the `(weighted sum,
-    denominator)` terms of `Head._loss_terms`, each denominator summed over
-    the data-parallel replicas first (`None` means no division: `SUM`)."""
-    loss = None
-    for weighted_sum, denominator in terms:
-        if denominator is not None:
-            weighted_sum = ops.divide_no_nan(
-                weighted_sum, backend.cross_replica_sum(denominator)
-            )
-        loss = weighted_sum if loss is None else loss + weighted_sum
-    return loss
-
-
 def _features(x):
     return x if isinstance(x, dict) else None
 
 
-def _input_names(network):
-    """The names of a functional network's dict inputs, else None."""
+def _input_structure(network):
+    """A functional network's input structure, else None."""
     try:
-        structure = network.input
+        return network.input
     except (AttributeError, ValueError):
         return None
-    return list(structure) if isinstance(structure, dict) else None
+
+
+def _checked(batches, check_labels):
+    for batch in batches:
+        if isinstance(batch, tuple) and len(batch) > 1:
+            check_labels(batch[1])
+        yield batch
 
 
 def _holds_strings(labels):

@@ -7,6 +7,8 @@ of data-parallel training is dividing too early).
 
 from keras import ops
 
+from keras_heads import backend
+
 
 class Reduction:
     """The loss reductions a head accepts, under the reference's names.
@@ -54,3 +56,22 @@ def reduce_loss(unweighted_loss, weights, loss_reduction):
     if loss_reduction == Reduction.SUM:
         return total
     return ops.divide_no_nan(total, size)
+
+
+def reduce_terms(terms):
+    """`sum(weighted sum / denominator)` over `(weighted sum, denominator)`
+    terms (`Head._loss_terms`), each denominator first summed over the
+    data-parallel replicas; a `None` denominator (`SUM`) divides nothing.
+
+    On one device this is the head's unregularized loss. Inside a
+    `tf.distribute` replica it is this replica's share of the global batch's
+    loss: the shares sum to it, and so do their gradients.
+    """
+    loss = None
+    for weighted_sum, denominator in terms:
+        if denominator is not None:
+            weighted_sum = ops.divide_no_nan(
+                weighted_sum, backend.cross_replica_sum(denominator)
+            )
+        loss = weighted_sum if loss is None else loss + weighted_sum
+    return loss

@@ -2,6 +2,8 @@
 
 from keras import ops
 
+from keras_heads import backend
+
 
 def to_multi_hot(indices, class_ids, batch_shape, num_classes):
     """A `batch_shape + [num_classes]` int64 indicator of the given ids.
@@ -19,7 +21,7 @@ def to_multi_hot(indices, class_ids, batch_shape, num_classes):
         ops.ones_like(class_ids, dtype="int32"),
         tuple(batch_shape) + (num_classes,),
     )
-    return ops.cast(ops.minimum(counts, 1), "int64")
+    return ops.cast(ops.minimum(counts, 1), backend.int64())
 
 
 def examples_with(indices, flags, batch_shape):
