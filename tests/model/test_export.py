@@ -15,11 +15,6 @@ from tests import backends
 
 N = 32
 
-# jax2tf's own deprecation, raised inside Keras' JAX export.
-pytestmark = pytest.mark.filterwarnings(
-    "ignore:The `native_serialization` parameter:DeprecationWarning"
-)
-
 exports = backends.only_on(
     "tensorflow", "jax",
     why="Keras traces a PyTorch model into a SavedModel only with torch_xla",
