@@ -166,18 +166,22 @@ class BinaryClassHead(SingleHead):
     def _update_head_metrics(self, eval_metrics, batch):
         key = self._key
         logistic = ops.sigmoid(batch.logits)
-        class_ids = ops.cast(batch.logits > 0.0, "float32")
         y, w = batch.labels, batch.weights
-        eval_metrics[key(MetricKeys.ACCURACY)].update_state(y, class_ids, w)
-        eval_metrics[key(MetricKeys.PRECISION)].update_state(y, class_ids, w)
-        eval_metrics[key(MetricKeys.RECALL)].update_state(y, class_ids, w)
+        histogram = classes.score_histogram(
+            eval_metrics, key, y, logistic, w, self._thresholds,
+            decisions=batch.logits > 0.0,
+        )
+        at_class_ids = histogram.at_decisions()
+        for metric_key in (
+            MetricKeys.ACCURACY, MetricKeys.PRECISION, MetricKeys.RECALL
+        ):
+            eval_metrics[key(metric_key)].add_counts(at_class_ids)
         eval_metrics[key(MetricKeys.PREDICTION_MEAN)].update_state(logistic, w)
         eval_metrics[key(MetricKeys.LABEL_MEAN)].update_state(y, w)
         eval_metrics[key(MetricKeys.ACCURACY_BASELINE)].update_state(y, w)
-        eval_metrics[key(MetricKeys.AUC)].update_state(y, logistic, w)
-        eval_metrics[key(MetricKeys.AUC_PR)].update_state(y, logistic, w)
+        classes.update_auc_metrics(eval_metrics, key, histogram)
         classes.update_threshold_metrics(
-            eval_metrics, key, self._thresholds, y, logistic, w
+            eval_metrics, key, self._thresholds, histogram
         )
 
     # --- export ----------------------------------------------------------------

@@ -102,16 +102,33 @@ def threshold_metrics(threshold):
     }
 
 
-def update_threshold_metrics(eval_metrics, key, thresholds, labels, scores,
-                             weights):
-    """Feeds the `.../positive_threshold_<t>` metrics (binary, multi-label)."""
+def score_histogram(eval_metrics, key, labels, scores, weights, thresholds,
+                    decisions=None):
+    """The batch's `ScoreHistogram`, bucketed as the head's `auc` metric."""
+    return metrics.ScoreHistogram(
+        labels, scores, weights,
+        num_buckets=eval_metrics[key(MetricKeys.AUC)].num_thresholds,
+        thresholds=thresholds, decisions=decisions,
+    )
+
+
+def update_auc_metrics(eval_metrics, key, histogram):
+    """Feeds `auc` and `auc_precision_recall` from one histogram."""
+    eval_metrics[key(MetricKeys.AUC)].add_histogram(histogram)
+    eval_metrics[key(MetricKeys.AUC_PR)].add_histogram(histogram)
+
+
+def update_threshold_metrics(eval_metrics, key, thresholds, histogram):
+    """Feeds the `.../positive_threshold_<t>` metrics (binary, multi-label)
+    from one histogram: only scalars are routed per threshold."""
     for t in thresholds:
+        counts = histogram.at_threshold(t)
         for pattern in (
             MetricKeys.ACCURACY_AT_THRESHOLD,
             MetricKeys.PRECISION_AT_THRESHOLD,
             MetricKeys.RECALL_AT_THRESHOLD,
         ):
-            eval_metrics[key(pattern % t)].update_state(labels, scores, weights)
+            eval_metrics[key(pattern % t)].add_counts(counts)
 
 
 def classification_export_outputs(predictions, scores_key, classes_key):

@@ -284,18 +284,30 @@ class MultiLabelHead(SingleHead):
         key = self._key
         probabilities = ops.sigmoid(batch.logits)
         y, w = batch.labels, batch.weights
-        eval_metrics[key(MetricKeys.AUC)].update_state(y, probabilities, w)
-        eval_metrics[key(MetricKeys.AUC_PR)].update_state(y, probabilities, w)
-        classes.update_threshold_metrics(
-            eval_metrics, key, self._thresholds, y, probabilities, w
+        histogram = classes.score_histogram(
+            eval_metrics, key, y, probabilities, w, self._thresholds
         )
-        for class_id in self._metric_classes:
+        classes.update_auc_metrics(eval_metrics, key, histogram)
+        classes.update_threshold_metrics(
+            eval_metrics, key, self._thresholds, histogram
+        )
+        if not self._metric_classes:
+            return
+        selected = list(self._metric_classes)
+        p = ops.take(probabilities, selected, axis=-1)
+        per_class = metrics.ScoreHistogram(
+            ops.take(y, selected, axis=-1), p, w,
+            num_buckets=eval_metrics[key(MetricKeys.AUC)].num_thresholds,
+            by_column=True,
+        )
+        weights = metrics.broadcast_weights(w, p)
+        totals = ops.sum(ops.reshape(p * weights, (-1, len(selected))), axis=0)
+        count = ops.sum(weights[..., 0])
+        for column, class_id in enumerate(selected):
             mean_key, auc_key, auc_pr_key = self._class_keys(class_id)
-            column = slice(class_id, class_id + 1)
-            p, label = probabilities[..., column], y[..., column]
-            eval_metrics[key(mean_key)].update_state(p, w)
-            eval_metrics[key(auc_key)].update_state(label, p, w)
-            eval_metrics[key(auc_pr_key)].update_state(label, p, w)
+            eval_metrics[key(mean_key)].add_sums(totals[column], count)
+            eval_metrics[key(auc_key)].add_histogram(per_class, column)
+            eval_metrics[key(auc_pr_key)].add_histogram(per_class, column)
 
     # --- export ----------------------------------------------------------------
 

@@ -3,25 +3,7 @@
 import keras
 from keras import ops
 
-from keras_heads.metrics.weights import broadcast_weights
-
-
-def bucket_histogram(y_true, y_pred, sample_weight, num_thresholds):
-    """Weighted counts of positive and negative labels per score bucket.
-
-    Thresholds are `-eps, 1/(n-1), ..., (n-2)/(n-1), 1+eps`. A score `p`
-    (clipped to [0, 1]) lands in bucket `max(ceil(p (n-1)) - 1, 0)`: it is
-    above exactly the thresholds `0..bucket`. Returns an `[n, 2]` tensor of
-    (positive, negative) weight per bucket.
-    """
-    y_pred = ops.clip(ops.cast(ops.convert_to_tensor(y_pred), "float32"), 0, 1)
-    weights = ops.reshape(broadcast_weights(sample_weight, y_pred), (-1,))
-    is_positive = ops.not_equal(ops.convert_to_tensor(y_true), 0)
-    positive = ops.reshape(ops.cast(is_positive, "float32"), (-1,)) * weights
-    buckets = ops.relu(ops.ceil(y_pred * (num_thresholds - 1)) - 1)
-    buckets = ops.reshape(ops.cast(buckets, "int32"), (-1,))
-    counts = ops.stack([positive, weights - positive], axis=-1)
-    return ops.segment_sum(counts, buckets, num_segments=num_thresholds)
+from keras_heads.metrics.histogram import ScoreHistogram
 
 
 def _reverse_cumsum(x):
@@ -91,9 +73,15 @@ class AUC(keras.metrics.Metric):
         )
 
     def update_state(self, y_true, y_pred, sample_weight=None):
-        self.histogram.assign_add(
-            bucket_histogram(y_true, y_pred, sample_weight, self.num_thresholds)
+        histogram = ScoreHistogram(
+            y_true, y_pred, sample_weight, num_buckets=self.num_thresholds
         )
+        self.add_histogram(histogram)
+
+    def add_histogram(self, histogram, column=None):
+        """Adds the counts of a `ScoreHistogram` of `num_thresholds` buckets
+        (of one `column` of a `by_column` histogram)."""
+        self.histogram.assign_add(histogram.auc_histogram(column))
 
     def result(self):
         above = _reverse_cumsum(self.histogram)

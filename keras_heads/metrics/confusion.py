@@ -3,7 +3,7 @@
 import keras
 from keras import ops
 
-from keras_heads.metrics.weights import broadcast_weights
+from keras_heads.metrics.histogram import ScoreHistogram
 
 
 class _ConfusionMetric(keras.metrics.Metric):
@@ -23,16 +23,16 @@ class _ConfusionMetric(keras.metrics.Metric):
         )
 
     def update_state(self, y_true, y_pred, sample_weight=None):
-        y_pred = ops.cast(ops.convert_to_tensor(y_pred), "float32")
-        weights = broadcast_weights(sample_weight, y_pred)
-        is_positive = ops.not_equal(ops.convert_to_tensor(y_true), 0)
-        positive = ops.reshape(ops.cast(is_positive, "float32"), ops.shape(y_pred))
-        positive = positive * weights
-        predicted = ops.cast(ops.greater(y_pred, self.threshold), "float32")
-        self.true_positives.assign_add(ops.sum(positive * predicted))
-        self.errors.assign_add(
-            self._errors(positive, weights - positive, predicted)
+        histogram = ScoreHistogram(
+            y_true, y_pred, sample_weight, num_buckets=1,
+            thresholds=(self.threshold,),
         )
+        self.add_counts(histogram.at_threshold(self.threshold))
+
+    def add_counts(self, counts):
+        """Adds the scalar `Counts` of one batch (see `ScoreHistogram`)."""
+        self.true_positives.assign_add(counts.true_positives)
+        self.errors.assign_add(self._errors(counts))
 
     def result(self):
         return ops.divide_no_nan(
@@ -57,8 +57,8 @@ class Precision(_ConfusionMetric):
     def __init__(self, threshold=0.5, name="precision", dtype="float32"):
         super().__init__(threshold, name, dtype)
 
-    def _errors(self, positive, negative, predicted):
-        return ops.sum(negative * predicted)
+    def _errors(self, counts):
+        return counts.false_positives
 
 
 class Recall(_ConfusionMetric):
@@ -67,5 +67,5 @@ class Recall(_ConfusionMetric):
     def __init__(self, threshold=0.5, name="recall", dtype="float32"):
         super().__init__(threshold, name, dtype)
 
-    def _errors(self, positive, negative, predicted):
-        return ops.sum(positive * (1.0 - predicted))
+    def _errors(self, counts):
+        return counts.false_negatives

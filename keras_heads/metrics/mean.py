@@ -3,6 +3,7 @@
 import keras
 from keras import ops
 
+from keras_heads.metrics.histogram import ScoreHistogram
 from keras_heads.metrics.weights import align_labels
 from keras_heads.metrics.weights import broadcast_weights
 
@@ -34,14 +35,26 @@ class Mean(keras.metrics.Metric):
     def update_state(self, values, sample_weight=None):
         values = ops.cast(ops.convert_to_tensor(values), "float32")
         weights = broadcast_weights(sample_weight, values)
-        self.total.assign_add(ops.sum(values * weights))
-        self.count.assign_add(ops.sum(weights))
+        self.add_sums(ops.sum(values * weights), ops.sum(weights))
+
+    def add_sums(self, total, count):
+        """Adds a batch's weighted sum of values and sum of weights."""
+        self.total.assign_add(total)
+        self.count.assign_add(count)
 
     def result(self):
         return ops.divide_no_nan(self.total, self.count)
 
 
-class Accuracy(Mean):
+class _MatchRate(Mean):
+    """A weighted fraction of matches, also fed from a `ScoreHistogram`."""
+
+    def add_counts(self, counts):
+        """Adds the scalar `Counts` of one batch (see `ScoreHistogram`)."""
+        self.add_sums(counts.matches, counts.total)
+
+
+class Accuracy(_MatchRate):
     """The weighted fraction of exact matches `y_true == y_pred` (as floats).
 
     A soft label such as 0.8 never matches a class id.
@@ -57,7 +70,7 @@ class Accuracy(Mean):
         super().update_state(ops.cast(matches, "float32"), sample_weight)
 
 
-class BinaryAccuracy(Mean):
+class BinaryAccuracy(_MatchRate):
     """The weighted fraction of `y_true == (y_pred > threshold)`."""
 
     def __init__(self, threshold=0.5, name="binary_accuracy", dtype="float32"):
@@ -66,10 +79,11 @@ class BinaryAccuracy(Mean):
 
     def update_state(self, y_true, y_pred, sample_weight=None):
         y_pred = ops.convert_to_tensor(y_pred)
-        predicted = ops.cast(ops.greater(y_pred, self.threshold), "float32")
-        y_true = ops.cast(align_labels(y_true, y_pred), "float32")
-        matches = ops.equal(y_true, predicted)
-        super().update_state(ops.cast(matches, "float32"), sample_weight)
+        histogram = ScoreHistogram(
+            align_labels(y_true, y_pred), y_pred, sample_weight,
+            num_buckets=1, thresholds=(self.threshold,),
+        )
+        self.add_counts(histogram.at_threshold(self.threshold))
 
     def get_config(self):
         return {**super().get_config(), "threshold": self.threshold}

@@ -1,0 +1,126 @@
+"""Pins `ScoreHistogram`, the one scatter-add that feeds a head's AUC and
+threshold metrics, against direct NumPy counting."""
+
+import numpy as np
+import pytest
+from keras import ops
+
+from keras_heads.metrics import AUC
+from keras_heads.metrics import ScoreHistogram
+
+
+def _data(seed=0, shape=(64, 5)):
+    rng = np.random.default_rng(seed)
+    scores = rng.random(shape).astype("float32")
+    scores[0, 0], scores[1, 0] = 0.5, 0.25  # exactly at a threshold
+    labels = rng.choice([0.0, 1.0, 0.4], size=shape).astype("float32")
+    weights = rng.random((shape[0], 1)).astype("float32")
+    return labels, scores, weights
+
+
+def _direct(labels, scores, weights, predicted):
+    """(tp, fp, fn, matches, total) by elementwise comparison."""
+    w = np.broadcast_to(weights, scores.shape).astype(np.float64)
+    positive = labels != 0
+    matches = (labels == 1) & predicted | (labels == 0) & ~predicted
+    return (
+        np.sum(w * (positive & predicted)),
+        np.sum(w * (~positive & predicted)),
+        np.sum(w * (positive & ~predicted)),
+        np.sum(w * matches),
+        np.sum(w),
+    )
+
+
+def _floats(counts):
+    return [float(ops.convert_to_numpy(c)) for c in counts]
+
+
+@pytest.mark.parametrize("threshold", [0.75, 0.25, 0.5])
+def test_counts_at_each_threshold_match_direct_comparison(threshold):
+    labels, scores, weights = _data()
+    histogram = ScoreHistogram(
+        labels, scores, weights, thresholds=[0.75, 0.25, 0.5, 0.25]
+    )
+    expected = _direct(labels, scores, weights, scores > threshold)
+    np.testing.assert_allclose(
+        _floats(histogram.at_threshold(threshold)), expected, rtol=1e-5
+    )
+
+
+def test_counts_at_decisions_match_direct_comparison():
+    labels, scores, weights = _data(1)
+    decisions = scores > 0.3
+    histogram = ScoreHistogram(
+        labels, scores, weights, thresholds=[0.5], decisions=decisions
+    )
+    expected = _direct(labels, scores, weights, decisions)
+    np.testing.assert_allclose(
+        _floats(histogram.at_decisions()), expected, rtol=1e-5
+    )
+
+
+def test_at_decisions_needs_decisions():
+    with pytest.raises(ValueError, match="without `decisions`"):
+        ScoreHistogram([1], [0.5]).at_decisions()
+
+
+def test_auc_histogram_matches_bucketing_and_ignores_thresholds():
+    labels, scores, weights = _data(2)
+    plain = ScoreHistogram(labels, scores, weights, num_buckets=10)
+    split = ScoreHistogram(
+        labels, scores, weights, num_buckets=10, thresholds=[0.3, 0.6],
+        decisions=scores > 0.5,
+    )
+    buckets = np.maximum(np.ceil(scores * 9) - 1, 0).astype(int).ravel()
+    w = np.broadcast_to(weights, scores.shape).ravel()
+    positive = labels.ravel() != 0
+    expected = np.stack(
+        [
+            np.bincount(buckets, w * positive, minlength=10),
+            np.bincount(buckets, w * ~positive, minlength=10),
+        ],
+        axis=-1,
+    )
+    for histogram in (plain, split):
+        np.testing.assert_allclose(
+            ops.convert_to_numpy(histogram.auc_histogram()), expected,
+            rtol=1e-5,
+        )
+
+
+def test_by_column_histograms_are_per_column():
+    labels, scores, weights = _data(3)
+    histogram = ScoreHistogram(labels, scores, weights, by_column=True)
+    for column in (0, 3):
+        alone = ScoreHistogram(
+            labels[:, column], scores[:, column], weights[:, 0]
+        )
+        np.testing.assert_allclose(
+            ops.convert_to_numpy(histogram.auc_histogram(column)),
+            ops.convert_to_numpy(alone.auc_histogram()),
+            rtol=1e-6,
+        )
+    np.testing.assert_allclose(
+        ops.convert_to_numpy(histogram.auc_histogram()),
+        ops.convert_to_numpy(
+            ScoreHistogram(labels, scores, weights).auc_histogram()
+        ),
+        rtol=1e-6,
+    )
+
+
+def test_auc_fed_from_a_histogram_equals_update_state():
+    labels, scores, weights = _data(4)
+    direct, fed = AUC(curve="PR"), AUC(curve="PR")
+    direct.update_state(labels, scores, weights)
+    fed.add_histogram(ScoreHistogram(labels, scores, weights))
+    assert float(fed.result()) == pytest.approx(float(direct.result()))
+
+
+def test_out_of_range_and_nan_scores_stay_in_the_histogram():
+    histogram = ScoreHistogram(
+        [1, 0, 1], np.array([-3.0, 7.0, np.nan], "float32"), num_buckets=4
+    )
+    counts = ops.convert_to_numpy(histogram.auc_histogram())
+    assert counts.sum() == 3.0
