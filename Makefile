@@ -3,6 +3,10 @@ PYTHON   ?= python3.11
 VENV     := .venv
 PY       := $(VENV)/bin/python
 STAMP    := $(VENV)/.installed
+# The reference (tf.estimator 2.15 on tf.keras 2) has a virtualenv of its own.
+REF_VENV  := .venv-reference
+REF_PY    := $(REF_VENV)/bin/python
+REF_STAMP := $(REF_VENV)/.installed
 # The backend of `make demo`; `make test` runs the suite on each of BACKENDS.
 BACKEND  ?= tensorflow
 BACKENDS ?= tensorflow jax torch
@@ -10,13 +14,19 @@ BACKENDS ?= tensorflow jax torch
 export TF_CPP_MIN_LOG_LEVEL := 2
 export PYTHONHASHSEED := 0
 
-.PHONY: demo test install clean
+.PHONY: demo test install clean bench bench-reference
 
 $(STAMP): pyproject.toml
 	command -v $(PYTHON) >/dev/null 2>&1 || { echo "$(PYTHON) not found"; exit 1; }
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet -e ".[tensorflow,jax,torch,demo,test]"
 	touch $(STAMP)
+
+$(REF_STAMP):
+	command -v $(PYTHON) >/dev/null 2>&1 || { echo "$(PYTHON) not found"; exit 1; }
+	test -x $(REF_PY) || $(PYTHON) -m venv $(REF_VENV)
+	$(REF_PY) -m pip install --quiet tensorflow-cpu==2.15.1 tensorflow-estimator==2.15.0
+	touch $(REF_STAMP)
 
 install: $(STAMP)
 
@@ -40,5 +50,19 @@ test: $(STAMP)
 	if [ -n "$$failed" ]; then echo "FAILED on:$$failed"; exit 1; fi; \
 	echo "All backends passed: $(BACKENDS)"
 
+# The benchmark table (benchmarks/README.md): keras_heads on each backend and
+# the hand-written TensorFlow and JAX it is measured against.
+bench: $(STAMP)
+	$(PY) -m benchmarks.run
+
+# The reference's timings (in its own virtualenv), in graph mode and with
+# XLA, then the table with every result so far.
+bench-reference: $(REF_STAMP) $(STAMP)
+	mkdir -p benchmarks/results
+	$(REF_PY) -m benchmarks.worker reference --out benchmarks/results/reference.json
+	REFERENCE_MODE=jit $(REF_PY) -m benchmarks.worker reference \
+	  --out benchmarks/results/reference-xla.json
+	$(PY) -m benchmarks.run --table-only
+
 clean:
-	rm -rf $(VENV) build *.egg-info
+	rm -rf $(VENV) $(REF_VENV) build *.egg-info

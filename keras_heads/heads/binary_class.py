@@ -167,8 +167,8 @@ class BinaryClassHead(SingleHead):
         key = self._key
         logistic = ops.sigmoid(batch.logits)
         y, w = batch.labels, batch.weights
-        histogram = classes.score_histogram(
-            eval_metrics, key, y, logistic, w, self._thresholds,
+        histogram = classes.logistic_histogram(
+            eval_metrics, key, y, batch.logits, w, self._thresholds,
             decisions=batch.logits > 0.0,
         )
         at_class_ids = histogram.at_decisions()

@@ -102,13 +102,14 @@ def threshold_metrics(threshold):
     }
 
 
-def score_histogram(eval_metrics, key, labels, scores, weights, thresholds,
-                    decisions=None):
-    """The batch's `ScoreHistogram`, bucketed as the head's `auc` metric."""
+def logistic_histogram(eval_metrics, key, labels, logits, weights,
+                       thresholds, decisions=None):
+    """The batch's `ScoreHistogram` of `sigmoid(logits)`, bucketed as the
+    head's `auc` metric."""
     return metrics.ScoreHistogram(
-        labels, scores, weights,
+        labels, logits, weights,
         num_buckets=eval_metrics[key(MetricKeys.AUC)].num_thresholds,
-        thresholds=thresholds, decisions=decisions,
+        thresholds=thresholds, decisions=decisions, activation=ops.sigmoid,
     )
 
 

@@ -151,9 +151,9 @@ class MultiClassHead(SingleHead):
         return {MetricKeys.ACCURACY: metrics.Accuracy()}
 
     def _update_head_metrics(self, eval_metrics, batch):
-        class_ids = ops.expand_dims(ops.argmax(batch.logits, axis=-1), -1)
-        eval_metrics[self._key(MetricKeys.ACCURACY)].update_state(
-            batch.labels, class_ids, batch.weights
+        matches = losses.top1_matches(batch.labels, batch.logits)
+        eval_metrics[self._key(MetricKeys.ACCURACY)].update_matches(
+            matches, batch.weights
         )
 
     # --- export ----------------------------------------------------------------

@@ -223,9 +223,7 @@ class MultiLabelHead(SingleHead):
         return values
 
     def _default_loss(self, labels, logits):
-        labels = ops.cast(labels, "float32")
-        in_range = ops.logical_and(labels >= 0.0, labels <= 1.0)
-        labels = ops.where(in_range, labels, np.nan)
+        labels = label_ops.poison_outside(ops.cast(labels, "float32"), 0.0, 1.0)
         return ops.mean(
             losses.sigmoid_cross_entropy(labels, logits), axis=-1,
             keepdims=True,
@@ -282,10 +280,9 @@ class MultiLabelHead(SingleHead):
 
     def _update_head_metrics(self, eval_metrics, batch):
         key = self._key
-        probabilities = ops.sigmoid(batch.logits)
         y, w = batch.labels, batch.weights
-        histogram = classes.score_histogram(
-            eval_metrics, key, y, probabilities, w, self._thresholds
+        histogram = classes.logistic_histogram(
+            eval_metrics, key, y, batch.logits, w, self._thresholds
         )
         classes.update_auc_metrics(eval_metrics, key, histogram)
         classes.update_threshold_metrics(
@@ -294,7 +291,7 @@ class MultiLabelHead(SingleHead):
         if not self._metric_classes:
             return
         selected = list(self._metric_classes)
-        p = ops.take(probabilities, selected, axis=-1)
+        p = ops.sigmoid(ops.take(batch.logits, selected, axis=-1))
         per_class = metrics.ScoreHistogram(
             ops.take(y, selected, axis=-1), p, w,
             num_buckets=eval_metrics[key(MetricKeys.AUC)].num_thresholds,

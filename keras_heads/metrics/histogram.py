@@ -24,6 +24,11 @@ Counts = collections.namedtuple(
     ["true_positives", "false_positives", "false_negatives", "matches", "total"],
 )
 
+# Past this many scores a batch is histogrammed block by block, so that each
+# block's cell ids and weights stay in cache: on XLA CPU a 4M-score batch
+# costs about half as much that way as in one pass.
+BLOCK_SIZE = 1 << 19
+
 # Labels are counted by kind: 0, exactly 1, or any other non-zero value (a
 # soft label). Every non-zero label is positive, but only 0 and 1 can match
 # a predicted class.
@@ -56,6 +61,9 @@ class ScoreHistogram:
         "predicted positive" (a binary head's `logits > 0`).
       by_column: count each column of `[..., columns]` scores apart (for
         per-class metrics); read one with `auc_histogram(column)`.
+      activation: optional function applied to `scores` first, block by
+        block (`ops.sigmoid` to pass logits): a large batch's scores are
+        then never held in memory whole.
 
     Example:
 
@@ -65,18 +73,12 @@ class ScoreHistogram:
     """
 
     def __init__(self, labels, scores, weights=None, num_buckets=200,
-                 thresholds=(), decisions=None, by_column=False):
+                 thresholds=(), decisions=None, by_column=False,
+                 activation=None):
         scores = ops.cast(ops.convert_to_tensor(scores), "float32")
-        weights = ops.reshape(broadcast_weights(weights, scores), (-1,))
+        self._activation = activation
         columns = scores.shape[-1] if by_column else 1
-        column = ops.reshape(
-            ops.arange(columns, dtype="int32") + ops.zeros_like(scores, "int32"),
-            (-1,),
-        )
-        scores = ops.reshape(scores, (-1,))
-        labels = ops.reshape(
-            ops.cast(ops.convert_to_tensor(labels), "float32"), (-1,)
-        )
+        self._num_buckets = num_buckets
         self._thresholds = tuple(sorted(set(float(t) for t in thresholds)))
         self._shape = (
             columns,
@@ -85,18 +87,52 @@ class ScoreHistogram:
             1 if decisions is None else 2,
             _LABEL_KINDS,
         )
-        cell = column * num_buckets + self._bucket(scores, num_buckets)
-        cell = cell * self._shape[2] + self._thresholds_passed(scores)
+        flat = {"scores": scores, "labels": ops.convert_to_tensor(labels)}
+        if weights is not None:
+            flat["weights"] = broadcast_weights(weights, scores)
         if decisions is not None:
-            decided = ops.cast(ops.reshape(decisions, (-1,)), "int32")
-            cell = cell * 2 + decided
-        cell = cell * _LABEL_KINDS + _label_kind(labels)
-        counts = ops.segment_sum(
-            weights, cell, num_segments=int(np.prod(self._shape))
-        )
+            flat["decisions"] = ops.cast(decisions, "int32")
+        if by_column:
+            flat["column"] = ops.arange(columns, dtype="int32") + ops.zeros_like(
+                scores, "int32"
+            )
+        flat = {key: ops.reshape(value, (-1,)) for key, value in flat.items()}
+        blocks = _blocks(scores.shape)
+        if blocks == 1:
+            counts = self._count(flat)
+        else:
+            stacked = {
+                key: ops.reshape(value, (blocks, -1))
+                for key, value in flat.items()
+            }
+            counts, _ = ops.scan(
+                lambda total, block: (total + self._count(block), None),
+                ops.zeros((int(np.prod(self._shape)),), "float32"),
+                stacked,
+            )
         self._column_counts = ops.reshape(counts, self._shape)
         # [num_buckets, thresholds + 1, decisions, label kinds], all columns.
         self.counts = ops.sum(self._column_counts, axis=0)
+
+    def _count(self, flat):
+        """The flat histogram of one block of flat inputs."""
+        scores = flat["scores"]
+        if self._activation is not None:
+            scores = self._activation(scores)
+        cell = self._bucket(scores, self._num_buckets)
+        if "column" in flat:
+            cell = cell + flat["column"] * self._num_buckets
+        cell = cell * self._shape[2] + self._thresholds_passed(scores)
+        if "decisions" in flat:
+            cell = cell * 2 + flat["decisions"]
+        labels = ops.cast(flat["labels"], "float32")
+        cell = cell * _LABEL_KINDS + _label_kind(labels)
+        weights = flat.get("weights")
+        if weights is None:
+            weights = ops.ones_like(scores)
+        return ops.segment_sum(
+            weights, cell, num_segments=int(np.prod(self._shape))
+        )
 
     @staticmethod
     def _bucket(scores, num_buckets):
@@ -138,6 +174,18 @@ class ScoreHistogram:
             raise ValueError("This histogram was made without `decisions`.")
         by_decision = ops.sum(self.counts, axis=(0, 1))  # [2, 3]
         return Counts(*(f[0] for f in _counts(by_decision[1:], by_decision[:1])))
+
+
+def _blocks(shape):
+    """How many equal blocks of at most about `BLOCK_SIZE` scores to cut a
+    batch of static `shape` into (1 for a small or dynamic shape)."""
+    if any(d is None for d in shape):
+        return 1
+    size = int(np.prod(shape))
+    blocks = max(1, size // BLOCK_SIZE)
+    while size % blocks:
+        blocks -= 1
+    return blocks
 
 
 def _counts(predicted_positive, predicted_negative):

@@ -53,6 +53,10 @@ class _MatchRate(Mean):
         """Adds the scalar `Counts` of one batch (see `ScoreHistogram`)."""
         self.add_sums(counts.matches, counts.total)
 
+    def update_matches(self, matches, sample_weight=None):
+        """Adds matches already computed: 1.0 (match) or 0.0 per element."""
+        Mean.update_state(self, matches, sample_weight)
+
 
 class Accuracy(_MatchRate):
     """The weighted fraction of exact matches `y_true == y_pred` (as floats).

@@ -7,6 +7,7 @@ in float64 from numerically stable NumPy expressions.
 
 import math
 
+import keras
 import numpy as np
 import pytest
 
@@ -256,3 +257,18 @@ def test_poisson_overflows_without_nan_at_plus_1e4():
     )
     for key, value in _numeric_predictions(head, logits).items():
         assert not np.any(np.isnan(value)), (key, value)
+
+
+@pytest.mark.parametrize("label", [0.0, 0.3, 1.0])
+def test_sigmoid_cross_entropy_gradient_at_zero_is_sigmoid_minus_label(label):
+    """At logit 0 the gradient is sigmoid(0) - z = 0.5 - z (relu's and
+    max's subgradients would give -z or 1 - z on some backends)."""
+    from keras_heads.ops.losses import sigmoid_cross_entropy
+
+    logits = np.zeros((2, 1), "float32")
+    labels = np.full((2, 1), label, "float32")
+    loss, gradient = backends.value_and_gradient(
+        lambda x: keras.ops.sum(sigmoid_cross_entropy(labels, x)), logits
+    )
+    np.testing.assert_allclose(loss, 2 * np.log(2.0), rtol=1e-6)
+    np.testing.assert_allclose(gradient, 0.5 - label, rtol=1e-6)

@@ -1,0 +1,1 @@
+"""keras_heads benchmarks: `make bench` prints the table (see README.md)."""

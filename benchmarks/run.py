@@ -1,0 +1,205 @@
+"""Runs every implementation over the workloads and prints one table.
+
+    python -m benchmarks.run                 # everything but the reference
+    python -m benchmarks.run --table-only    # reprint from benchmarks/results
+
+Each implementation runs in its own process (see `benchmarks.worker`), one
+after the other, and writes `benchmarks/results/<name>.json`. The reference
+runs in its own virtualenv (`make bench-reference`); its results, when
+present, join the table. Rates are medians over the repetitions; "vs hand"
+is keras_heads' time over the hand-written time on the same framework (1.00
+means the same speed), "x ref" how many times faster than the reference.
+"""
+
+import argparse
+import json
+import os
+import pathlib
+import subprocess
+import sys
+
+from benchmarks import workloads
+
+RESULTS = pathlib.Path(__file__).parent / "results"
+
+# (results file, worker argument, KERAS_BACKEND, framework for "vs hand")
+IMPLEMENTATIONS = {
+    "keras_heads-tensorflow": ("keras_heads", "tensorflow", "tf"),
+    "handwritten-tensorflow": ("tensorflow", None, "tf"),
+    "keras_heads-jax": ("keras_heads", "jax", "jax"),
+    "handwritten-jax": ("jax", None, "jax"),
+    "keras_heads-torch": ("keras_heads", "torch", "torch"),
+}
+# PyTorch runs eagerly (Keras' metrics and optimizer are eager there) and
+# takes minutes a repetition on the larger workloads: opt in by naming it.
+DEFAULT = [name for name in IMPLEMENTATIONS if not name.endswith("torch")]
+REFERENCE = "reference"  # graph mode, as Estimator ran: the "x ref" basis
+REFERENCE_XLA = "reference-xla"  # the same compiled with XLA, where it can be
+
+# Values agree when |a - b| <= ATOL + RTOL |b|; training drifts more after
+# 50 Adam steps in float32.
+RTOL, ATOL, TRAIN_RTOL = 1e-4, 1e-5, 2e-3
+
+
+def run_worker(name, repetitions, selected):
+    worker, backend, _ = IMPLEMENTATIONS[name]
+    RESULTS.mkdir(exist_ok=True)
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    if backend:
+        env["KERAS_BACKEND"] = backend
+    command = [
+        sys.executable, "-m", "benchmarks.worker", worker,
+        "--out", str(RESULTS / f"{name}.json"),
+        "--repetitions", str(repetitions),
+    ]
+    if selected:
+        command += ["--workloads", *selected]
+    print(f"running {name} ...", flush=True)
+    with open(RESULTS / f"{name}.log", "w") as log:
+        subprocess.run(command, env=env, stderr=log, check=True)
+
+
+def load_results():
+    loaded = {}
+    for path in sorted(RESULTS.glob("*.json")):
+        loaded[path.stem] = json.loads(path.read_text())
+    return loaded
+
+
+def _rate(workload, seconds):
+    rate = workload.items / seconds
+    if rate >= 1e6:
+        return f"{rate / 1e6:.2f}M"
+    if rate >= 1e3:
+        return f"{rate / 1e3:.1f}k"
+    return f"{rate:.1f}"
+
+
+def _disagreement(values, expected, rtol):
+    """The largest |a - b| / (ATOL / RTOL + |b|) over shared keys, scaled so
+    that 1.0 is the tolerance; None when nothing is shared."""
+    shared = [k for k in values if k in expected]
+    if not shared:
+        return None
+    return max(
+        abs(values[k] - expected[k]) / (ATOL + rtol * abs(expected[k]))
+        for k in shared
+    )
+
+
+def table(results):
+    order = [
+        n for n in (*IMPLEMENTATIONS, REFERENCE, REFERENCE_XLA)
+        if n in results
+    ]
+    lines = []
+    header = (
+        f"{'':34s}{'rate/s':>10s}{'median s':>10s}{'compile s':>10s}"
+        f"{'peak MiB':>10s}{'vs hand':>9s}{'x ref':>8s}{'x ref XLA':>11s}"
+        "  values"
+    )
+    for name, workload in workloads.WORKLOADS.items():
+        rows = {
+            n: results[n]["results"][name]
+            for n in order
+            if name in results[n]["results"]
+        }
+        if not rows:
+            continue
+        lines += ["", f"{name} ({workload.unit})", header]
+        baseline_name = REFERENCE if REFERENCE in rows else order[0]
+        baseline = rows.get(baseline_name, {}).get("values", {})
+        rtol = TRAIN_RTOL if workload.kind == "train" else RTOL
+        for n, row in rows.items():
+            label = results[n]["implementation"]
+            if "error" in row:
+                lines.append(f"  {label:32s}ERROR {row['error'][:70]}")
+                continue
+            seconds = row["seconds"]
+            hand = _hand_written(n, name, results)
+            versus_hand = f"{seconds / hand:.2f}" if hand else ""
+            times_ref = _speedup(rows, REFERENCE, n, seconds)
+            times_ref_xla = _speedup(rows, REFERENCE_XLA, n, seconds)
+            if n == baseline_name:
+                check = "(baseline)"
+            else:
+                d = _disagreement(row["values"], baseline, rtol)
+                check = "n/a" if d is None else (
+                    "agree" if d <= 1 else f"DIFFER ({d:.1f}x tol)"
+                )
+            peak = row.get("peak_mib")
+            lines.append(
+                f"  {label:32s}{_rate(workload, seconds):>10s}"
+                f"{seconds:>10.4f}{row['compile_seconds']:>10.2f}"
+                f"{'' if peak is None else f'{peak:.1f}':>10s}"
+                f"{versus_hand:>9s}{times_ref:>8s}{times_ref_xla:>11s}  {check}"
+            )
+        floor = next(
+            (r["numpy_read_seconds"] for r in rows.values()
+             if "numpy_read_seconds" in r),
+            None,
+        )
+        if floor:
+            lines.append(_floor_line(rows, results, floor))
+    return "\n".join(lines)
+
+
+def _speedup(rows, reference, name, seconds):
+    ref = rows.get(reference, {}).get("seconds")
+    if not ref or not name.startswith("keras_heads"):
+        return ""
+    return f"{ref / seconds:.1f}"
+
+
+def _hand_written(name, workload_name, results):
+    if not name.startswith("keras_heads"):
+        return None
+    framework = IMPLEMENTATIONS[name][2]
+    for other, (_, _, fw) in IMPLEMENTATIONS.items():
+        if other.startswith("handwritten") and fw == framework:
+            row = results.get(other, {}).get("results", {}).get(workload_name)
+            if row and "seconds" in row:
+                return row["seconds"]
+    return None
+
+
+def _floor_line(rows, results, floor):
+    ours = {
+        n: r for n, r in rows.items()
+        if n.startswith("keras_heads") and "seconds" in r
+    }
+    if not ours:
+        return f"  NumPy read floor {floor * 1e3:.1f} ms"
+    best = min(ours, key=lambda n: ours[n]["seconds"])
+    row = ours[best]
+    memory = (row["input_mib"] + max(row["peak_mib"] or 0.0, 0.0)) / row[
+        "input_mib"
+    ]
+    return (
+        f"  NumPy read of the same {row['input_mib']:.0f} MiB: "
+        f"{floor * 1e3:.1f} ms; fastest keras_heads "
+        f"({results[best]['implementation']}) is {row['seconds'] / floor:.2f}x "
+        f"that floor, peak memory {memory:.2f}x the input"
+    )
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--repetitions", type=int, default=5)
+    parser.add_argument("--workloads", nargs="*")
+    parser.add_argument(
+        "--implementations", nargs="*", choices=sorted(IMPLEMENTATIONS)
+    )
+    parser.add_argument("--table-only", action="store_true")
+    args = parser.parse_args(argv)
+    if not args.table_only:
+        for name in args.implementations or DEFAULT:
+            run_worker(name, args.repetitions, args.workloads)
+    results = load_results()
+    if not results:
+        sys.exit("No results yet: run `make bench`.")
+    print(table(results))
+
+
+if __name__ == "__main__":
+    main()
