@@ -22,13 +22,24 @@ from benchmarks import workloads
 
 RESULTS = pathlib.Path(__file__).parent / "results"
 
-# (results file, worker argument, KERAS_BACKEND, framework for "vs hand")
+# XLA on CPU (jaxlib 0.10) hands elementwise-and-reduce fusions to YNNPACK,
+# which runs exp/log over `[N, 1]` arrays up to 10x slower than XLA's own
+# loops; this flag turns that off (see README.md, "Where the time goes").
+NO_YNN = {
+    "XLA_FLAGS": "--xla_cpu_experimental_ynn_fusion_type=",
+    "BENCH_VARIANT": "no YNN",
+}
+
+# (results file, worker argument, KERAS_BACKEND, framework for "vs hand",
+# extra environment)
 IMPLEMENTATIONS = {
-    "keras_heads-tensorflow": ("keras_heads", "tensorflow", "tf"),
-    "handwritten-tensorflow": ("tensorflow", None, "tf"),
-    "keras_heads-jax": ("keras_heads", "jax", "jax"),
-    "handwritten-jax": ("jax", None, "jax"),
-    "keras_heads-torch": ("keras_heads", "torch", "torch"),
+    "keras_heads-tensorflow": ("keras_heads", "tensorflow", "tf", {}),
+    "handwritten-tensorflow": ("tensorflow", None, "tf", {}),
+    "keras_heads-jax": ("keras_heads", "jax", "jax", {}),
+    "handwritten-jax": ("jax", None, "jax", {}),
+    "keras_heads-jax-no-ynn": ("keras_heads", "jax", "jax-no-ynn", NO_YNN),
+    "handwritten-jax-no-ynn": ("jax", None, "jax-no-ynn", NO_YNN),
+    "keras_heads-torch": ("keras_heads", "torch", "torch", {}),
 }
 # PyTorch runs eagerly (Keras' metrics and optimizer are eager there) and
 # takes minutes a repetition on the larger workloads: opt in by naming it.
@@ -42,9 +53,9 @@ RTOL, ATOL, TRAIN_RTOL = 1e-4, 1e-5, 2e-3
 
 
 def run_worker(name, repetitions, selected):
-    worker, backend, _ = IMPLEMENTATIONS[name]
+    worker, backend, _, extra_env = IMPLEMENTATIONS[name]
     RESULTS.mkdir(exist_ok=True)
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", **extra_env)
     if backend:
         env["KERAS_BACKEND"] = backend
     command = [
@@ -113,7 +124,7 @@ def table(results):
         for n, row in rows.items():
             label = results[n]["implementation"]
             if "error" in row:
-                lines.append(f"  {label:32s}ERROR {row['error'][:70]}")
+                lines.append(f"  {label:36s}ERROR {row['error'][:70]}")
                 continue
             seconds = row["seconds"]
             hand = _hand_written(n, name, results)
@@ -129,7 +140,7 @@ def table(results):
                 )
             peak = row.get("peak_mib")
             lines.append(
-                f"  {label:32s}{_rate(workload, seconds):>10s}"
+                f"  {label:36s}{_rate(workload, seconds):>10s}"
                 f"{seconds:>10.4f}{row['compile_seconds']:>10.2f}"
                 f"{'' if peak is None else f'{peak:.1f}':>10s}"
                 f"{versus_hand:>9s}{times_ref:>8s}{times_ref_xla:>11s}  {check}"
@@ -155,7 +166,7 @@ def _hand_written(name, workload_name, results):
     if not name.startswith("keras_heads"):
         return None
     framework = IMPLEMENTATIONS[name][2]
-    for other, (_, _, fw) in IMPLEMENTATIONS.items():
+    for other, (_, _, fw, _) in IMPLEMENTATIONS.items():
         if other.startswith("handwritten") and fw == framework:
             row = results.get(other, {}).get("results", {}).get(workload_name)
             if row and "seconds" in row:

@@ -36,11 +36,14 @@ def main(argv=None):
     from benchmarks import workloads
 
     module = importlib.import_module(MODULES[args.implementation])
+    label = module.LABEL
+    if os.environ.get("BENCH_VARIANT"):
+        label += f" [{os.environ['BENCH_VARIANT']}]"
     selected = args.workloads or list(workloads.WORKLOADS)
     results = {}
     for name in selected:
         workload = workloads.WORKLOADS[name]
-        print(f"  {module.LABEL}: {name}", file=sys.stderr, flush=True)
+        print(f"  {label}: {name}", file=sys.stderr, flush=True)
         try:
             run = module.build(workload)
             if run is None:
@@ -55,7 +58,7 @@ def main(argv=None):
     with open(args.out, "w") as out:
         json.dump(
             {
-                "implementation": module.LABEL,
+                "implementation": label,
                 "versions": module.versions(),
                 "python": platform.python_version(),
                 "machine": f"{platform.machine()}, {os.cpu_count()} cores",

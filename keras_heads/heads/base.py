@@ -12,6 +12,7 @@ import collections
 import keras
 from keras import ops
 
+from keras_heads import backend
 from keras_heads.heads import config as config_lib
 from keras_heads.heads import custom_loss
 from keras_heads.heads.train_op import create_train_op
@@ -309,26 +310,30 @@ class SingleHead(Head):
             "name": self._name,
         }
 
-    def _unweighted_loss_and_weights(self, logits, labels, features):
-        if self._loss_fn:
-            unweighted = custom_loss.call_loss_fn(
-                self._loss_fn, self._loss_fn_args, labels, logits, features,
-                self._loss_dimension,
-            )
-        else:
-            unweighted = self._default_loss(labels, logits)
+    def _batch(self, features, logits, labels):
+        logits = label_ops.check_logits(logits, self.logits_dimension)
+        processed = self._processed_labels(logits, labels)
         weights = label_ops.weights_from_features(
             features, self._weight_column, logits,
             self._allow_per_logit_weights,
         )
-        return unweighted, weights
-
-    def _batch(self, features, logits, labels):
-        logits = label_ops.check_logits(logits, self.logits_dimension)
-        processed = self._processed_labels(logits, labels)
-        unweighted, weights = self._unweighted_loss_and_weights(
-            logits, processed, features
-        )
+        if self._loss_fn:
+            unweighted = custom_loss.call_loss_fn(
+                self._loss_fn, self._loss_fn_args, processed, logits, features,
+                self._loss_dimension,
+            )
+        elif self.logits_dimension == 1:
+            # One value per example: computed on flat vectors, which compiled
+            # CPU code handles far better than `[N, 1]`, then shaped back.
+            shaped = (logits, processed, weights)
+            logits, processed, weights = (
+                ops.reshape(flat, ops.shape(like)) if hasattr(like, "shape")
+                else flat
+                for flat, like in zip(backend.flat_vectors(*shaped), shaped)
+            )
+            unweighted = self._default_loss(processed, logits)
+        else:
+            unweighted = self._default_loss(processed, logits)
         return Batch(logits, processed, labels, unweighted, weights)
 
     def loss(self, labels, logits, features=None, mode=None,

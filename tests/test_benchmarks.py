@@ -1,0 +1,65 @@
+"""The benchmark table's arithmetic and checks, on made-up results (the
+timings themselves live in `make bench`, never in a test)."""
+
+from benchmarks import harness
+from benchmarks import run
+
+
+def _result(label, seconds, values, **extra):
+    return {
+        "implementation": label,
+        "results": {
+            "W2 multi-class C=1000": {
+                "seconds": seconds,
+                "compile_seconds": 0.5,
+                "peak_mib": 1.0,
+                "values": values,
+                **extra,
+            }
+        },
+    }
+
+
+def _row(text, label):
+    return next(line for line in text.splitlines() if label in line)
+
+
+def test_table_gives_ratio_to_hand_written_speedup_and_agreement():
+    text = run.table({
+        "keras_heads-jax": _result("ours", 0.2, {"accuracy": 0.5}),
+        "handwritten-jax": _result("hand", 0.1, {"accuracy": 0.5}),
+        "reference": _result("reference run", 2.0, {"accuracy": 0.5}),
+    })
+    ours = _row(text, "ours")
+    assert "2.00" in ours  # twice the hand-written time
+    assert "10.0" in ours  # ten times faster than the reference
+    assert "agree" in ours
+    assert "(baseline)" in _row(text, "reference run")
+
+
+def test_table_flags_values_that_differ_from_the_reference():
+    text = run.table({
+        "keras_heads-jax": _result("ours", 0.2, {"accuracy": 0.51}),
+        "reference": _result("reference run", 2.0, {"accuracy": 0.5}),
+    })
+    assert "DIFFER" in _row(text, "ours")
+
+
+def test_errors_are_shown_not_hidden():
+    results = _result("ours", 0.2, {})
+    results["results"]["W2 multi-class C=1000"] = {"error": "ValueError: x"}
+    assert "ERROR ValueError: x" in run.table({"keras_heads-jax": results})
+
+
+def test_measure_separates_first_call_and_reports_every_repetition():
+    calls = []
+
+    def work():
+        calls.append(1)
+        return {"value": len(calls)}
+
+    measured = harness.measure(work, repetitions=5)
+    assert len(calls) == 6
+    assert len(measured["all_seconds"]) == 5
+    assert measured["values"] == {"value": 6.0}
+    assert measured["compile_seconds"] >= 0.0
