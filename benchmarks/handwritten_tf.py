@@ -429,10 +429,5 @@ def _loss_floor(workload):
     def run():
         return {"loss": float(loss(logits, labels))}
 
-    run.extra = {
-        "input_mib": (logits_np.nbytes + labels_np.nbytes) / 2**20,
-        "numpy_read_seconds": workloads.numpy_read_seconds(
-            [logits_np, labels_np]
-        ),
-    }
+    run.extra = workloads.read_floor(logits_np, labels_np)
     return run

@@ -105,7 +105,7 @@ def table(results):
     ]
     lines = []
     header = (
-        f"{'':34s}{'rate/s':>10s}{'median s':>10s}{'compile s':>10s}"
+        f"{'':38s}{'rate/s':>10s}{'median s':>10s}{'compile s':>10s}"
         f"{'peak MiB':>10s}{'vs hand':>9s}{'x ref':>8s}{'x ref XLA':>11s}"
         "  values"
     )
@@ -145,13 +145,86 @@ def table(results):
                 f"{'' if peak is None else f'{peak:.1f}':>10s}"
                 f"{versus_hand:>9s}{times_ref:>8s}{times_ref_xla:>11s}  {check}"
             )
-        floor = next(
-            (r["numpy_read_seconds"] for r in rows.values()
-             if "numpy_read_seconds" in r),
-            None,
-        )
+        floor = _read_floor(rows.values())
         if floor:
             lines.append(_floor_line(rows, results, floor))
+    return "\n".join(lines)
+
+
+def _read_floor(rows):
+    """The fastest NumPy read of W5's input that any process measured."""
+    floors = [r["numpy_read_seconds"] for r in rows if "numpy_read_seconds" in r]
+    return min(floors) if floors else None
+
+
+def _seconds(results, name, workload_name):
+    row = results.get(name, {}).get("results", {}).get(workload_name, {})
+    return row.get("seconds")
+
+
+def targets(results):
+    """The issue's targets, each with its measured value and a verdict."""
+    lines = ["", "Targets (ratios of medians)"]
+
+    def check(what, value, limit, at_most=True):
+        if value is None:
+            lines.append(f"  {what}: not measured")
+            return
+        ok = value <= limit if at_most else value >= limit
+        sign = "<=" if at_most else ">="
+        lines.append(
+            f"  {'met ' if ok else 'MISS'} {what}: {value:.2f} ({sign} {limit})"
+        )
+
+    for name in workloads.WORKLOADS:
+        limit = 1.05 if name.startswith("W4") else 1.3
+        if name.startswith("W5"):
+            continue
+        for ours, hand, label in (
+            ("keras_heads-tensorflow", "handwritten-tensorflow", "TF-XLA"),
+            ("keras_heads-jax", "handwritten-jax", "JAX"),
+        ):
+            a, b = _seconds(results, ours, name), _seconds(results, hand, name)
+            check(
+                f"{name}, keras_heads / hand-written, {label}",
+                a / b if a and b else None, limit,
+            )
+    for name in workloads.WORKLOADS:
+        if not (name.startswith("W3") or name in (
+            "W1 multi-label C=256", "W1 multi-label C=4096"
+        )):
+            continue
+        ref = _seconds(results, REFERENCE, name)
+        best = min(
+            (t for t in (
+                _seconds(results, "keras_heads-tensorflow", name),
+                _seconds(results, "keras_heads-jax", name),
+            ) if t),
+            default=None,
+        )
+        check(
+            f"{name}, keras_heads (fastest backend) x the reference",
+            ref / best if ref and best else None, 5.0, at_most=False,
+        )
+    name = "W5 multi-label loss"
+    rows = {
+        n: r["results"][name] for n, r in results.items()
+        if n.startswith("keras_heads") and "seconds" in r["results"].get(name, {})
+    }
+    if rows:
+        best = min(rows.values(), key=lambda r: r["seconds"])
+        floor = _read_floor(
+            r["results"].get(name, {}) for r in results.values()
+        )
+        check(
+            "W5, fastest keras_heads / NumPy read floor",
+            best["seconds"] / floor, 2.0,
+        )
+        check(
+            "W5, peak memory / input",
+            (best["input_mib"] + max(best["peak_mib"] or 0.0, 0.0))
+            / best["input_mib"], 2.5,
+        )
     return "\n".join(lines)
 
 
@@ -210,6 +283,7 @@ def main(argv=None):
     if not results:
         sys.exit("No results yet: run `make bench`.")
     print(table(results))
+    print(targets(results))
 
 
 if __name__ == "__main__":

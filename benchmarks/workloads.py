@@ -135,3 +135,11 @@ def numpy_read_seconds(arrays, repetitions=7):
             np.bitwise_or.reduce(array.reshape(-1).view(np.uint64))
         times.append(time.perf_counter() - start)
     return float(np.median(times))
+
+
+def read_floor(*arrays):
+    """W5's yardstick: the input's size and NumPy's time to read it once."""
+    return {
+        "input_mib": sum(a.nbytes for a in arrays) / 2**20,
+        "numpy_read_seconds": numpy_read_seconds(arrays),
+    }

@@ -200,15 +200,19 @@ def flat_vectors(*tensors):
     views makes everything after it work on true vectors. Elsewhere the
     tensors are only reshaped. Python numbers pass through.
     """
+    numbers = [isinstance(x, (int, float)) for x in tensors]
     flat = [
-        x if isinstance(x, (int, float)) else keras.ops.reshape(x, (-1,))
-        for x in tensors
+        x if number else keras.ops.reshape(x, (-1,))
+        for x, number in zip(tensors, numbers)
     ]
     if name() != "jax":
         return flat
     import jax
 
-    return list(jax.lax.optimization_barrier(flat))
+    barriered = iter(jax.lax.optimization_barrier(
+        [x for x, number in zip(flat, numbers) if not number]
+    ))
+    return [x if number else next(barriered) for x, number in zip(flat, numbers)]
 
 
 def take_rows(x, indices, row_rank=1):

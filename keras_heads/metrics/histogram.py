@@ -52,7 +52,7 @@ class ScoreHistogram:
 
     Args:
       labels: labels of the scores' shape (or its size); non-zero is positive.
-      scores: scores in [0, 1].
+      scores: scores in [0, 1], or logits that `activation` maps there.
       weights: None, or weights that broadcast to the scores (see
         `broadcast_weights`).
       num_buckets: the AUC's number of thresholds.
