@@ -346,7 +346,13 @@ def gradients(loss, variables):
     """
     backend = name()
     if backend == "tensorflow" and not _tf().executing_eagerly():
-        return _tf().gradients(loss, [v.value for v in variables])
+        # Keras variables, or plain `tf.Variable`s (what TF2 Estimator code
+        # passed: `tf.compat.v1.trainable_variables()`).
+        return _tf().gradients(
+            loss,
+            [v.value if isinstance(v, keras.Variable) else v
+             for v in variables],
+        )
     if backend == "torch":
         import torch
 

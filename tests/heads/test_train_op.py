@@ -184,6 +184,34 @@ def test_optimizer_path_lowers_the_loss(head, learning_rate, run):
     assert int(backends.numpy(optimizer.iterations)) == 40
 
 
+@backends.only_on(
+    "tensorflow",
+    why="tf.Variable lists are what TF2 Estimator code passed "
+    "(tf.compat.v1.trainable_variables())",
+)
+def test_optimizer_path_trains_plain_tf_variables():
+    import tensorflow as tf
+
+    head = keras_heads.BinaryClassHead()
+    x, labels = _data(head)
+    model = _model(head)
+    optimizer = keras.optimizers.SGD(0.5)
+    plain = [v.value for v in model.trainable_variables]
+    assert all(isinstance(v, tf.Variable) for v in plain)
+
+    @tf.function
+    def train_step():
+        return head.create_estimator_spec(
+            features={}, mode=ModeKeys.TRAIN, logits=model(x), labels=labels,
+            optimizer=optimizer, trainable_variables=plain,
+        ).loss
+
+    before = _loss(head, model, x, labels)
+    for _ in range(40):
+        train_step()
+    assert _loss(head, model, x, labels) < 0.7 * before
+
+
 # --- the train_op_fn path ----------------------------------------------------
 
 
