@@ -144,6 +144,9 @@ def signatures(predict_outputs, receiver):
     @tf.function
     def serve_all(received):
         outputs = predict_outputs(receiver.features_from(received))
+        # A signature needs a name: an unnamed contrib.learn head keys its
+        # one output by None, and is served as `serving_default`.
+        outputs = {k: v for k, v in outputs.items() if isinstance(k, str)}
         keys[:] = list(outputs)
         return {key: _signature_outputs(out) for key, out in outputs.items()}
 

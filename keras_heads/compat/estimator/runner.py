@@ -358,7 +358,10 @@ class Estimator:
 
         step = {ModeKeys.TRAIN: train_step, ModeKeys.EVAL: eval_step,
                 ModeKeys.PREDICT: predict_step}[mode]
-        self._steps[mode] = tf.function(step, reduce_retracing=True)
+        # No AutoGraph: model_fn is Python that builds ops, as in a TF1 graph.
+        self._steps[mode] = tf.function(
+            step, reduce_retracing=True, autograph=False
+        )
         return self._steps[mode]
 
     def _prepared(self, mode, first_batch, checkpoint_path=None,
@@ -452,11 +455,10 @@ def _prepend(first, rest):
 
 
 def _as_estimator_spec(result, mode):
-    # A contrib.learn ModelFnOps converts itself (INFER becomes PREDICT).
     if not isinstance(result, EstimatorSpec) and hasattr(
         result, "estimator_spec"
     ):
-        result = result.estimator_spec()
+        result = _from_model_fn_ops(result, mode)
     if not isinstance(result, EstimatorSpec):
         raise ValueError(
             "model_fn must return a keras_heads.EstimatorSpec or a "
@@ -468,6 +470,26 @@ def _as_estimator_spec(result, mode):
             f"mode={result.mode!r}."
         )
     return result
+
+
+def _from_model_fn_ops(model_fn_ops, mode):
+    """A contrib.learn `ModelFnOps` as an `EstimatorSpec`.
+
+    Its output alternatives become export outputs, which only PREDICT
+    uses: other modes drop them (so a head whose alternative cannot be
+    exported, like `binary_svm_head`'s, still trains and evaluates). With
+    several alternatives and none keyed `serving_default`, the first one
+    (a `multi_head`'s first head) is served by default, as `MultiHead`
+    does.
+    """
+    alternatives = model_fn_ops.output_alternatives
+    if mode != ModeKeys.PREDICT and alternatives:
+        model_fn_ops = model_fn_ops._replace(output_alternatives=None)
+        alternatives = None
+    default = next(iter(alternatives), None) if alternatives else None
+    return model_fn_ops.estimator_spec(
+        default_serving_output_alternative_key=default
+    )
 
 
 def _metric_vars(metric):
