@@ -217,3 +217,55 @@ def test_training_summaries_are_written_to_model_dir(
                for name in os.listdir(tmp_path / "model"))
     assert any(name.startswith("events")
                for name in os.listdir(tmp_path / "model" / "eval"))
+
+
+def test_model_fn_ops_run_and_their_output_alternatives_only_serve(
+        input_fn, data, tmp_path):
+    import keras
+    import tensorflow as tf
+
+    from keras_heads.compat import learn
+    from keras_heads.compat.estimator import (
+        build_raw_serving_input_receiver_fn,
+    )
+
+    def model_fn(features, labels, mode):
+        # An SVM head's output alternative cannot be exported; it still
+        # trains and evaluates, since only PREDICT uses alternatives.
+        head = learn.binary_svm_head()
+        logits = keras.layers.Dense(1)(features["x"])
+        optimizer = tf.compat.v1.train.GradientDescentOptimizer(0.1)
+        return head.create_model_fn_ops(
+            features=features, labels=labels, mode=mode, logits=logits,
+            train_op_fn=lambda loss: optimizer.minimize(loss))
+
+    estimator = _estimator(model_fn, tmp_path)
+    before = estimator.evaluate(input_fn())
+    estimator.train(input_fn(repeat=True), steps=30)
+    after = estimator.evaluate(input_fn())
+    assert sorted(after) == ["accuracy", "global_step", "loss"]
+    assert after["loss"] < before["loss"]
+
+    def multi_model_fn(features, labels, mode):
+        head = learn.multi_head([
+            learn.multi_class_head(n_classes=3, label_name="kind",
+                                   head_name="kind"),
+            learn.regression_head(label_name="size", head_name="size"),
+        ])
+        logits = keras.layers.Dense(head.logits_dimension)(features["x"])
+        return head.create_model_fn_ops(
+            features=features, labels=labels, mode=mode, logits=logits,
+            train_op_fn=learn.no_op_train_fn)
+
+    multi = _estimator(multi_model_fn, tmp_path / "multi")
+    multi.train(lambda: ({"x": data[0]},
+                         {"kind": data[1], "size": data[0][:, :1]}),
+                steps=1)
+    path = multi.export_saved_model(
+        str(tmp_path / "export"),
+        build_raw_serving_input_receiver_fn({"x": data[0]}))
+    served = tf.saved_model.load(path.decode())
+    assert sorted(served.signatures) == ["kind", "serving_default", "size"]
+    default = served.signatures["serving_default"](x=tf.constant(data[0][:2]))
+    kind = served.signatures["kind"](x=tf.constant(data[0][:2]))
+    np.testing.assert_array_equal(default["scores"], kind["scores"])
