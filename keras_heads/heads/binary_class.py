@@ -144,7 +144,11 @@ class BinaryClassHead(SingleHead):
 
     # --- metrics ---------------------------------------------------------------
 
+    # How the metrics read the scores (tf.keras'); the v1 heads replace it.
+    _semantics = classes.MetricSemantics
+
     def _metric_objects(self):
+        semantics = self._semantics
         objects = {
             MetricKeys.ACCURACY: metrics.Accuracy(),
             MetricKeys.PRECISION: metrics.Precision(),
@@ -153,23 +157,24 @@ class BinaryClassHead(SingleHead):
                 name=MetricKeys.PREDICTION_MEAN
             ),
             MetricKeys.LABEL_MEAN: metrics.Mean(name=MetricKeys.LABEL_MEAN),
-            MetricKeys.ACCURACY_BASELINE: metrics.AccuracyBaseline(),
-            MetricKeys.AUC: metrics.AUC(),
-            MetricKeys.AUC_PR: metrics.AUC(
+            MetricKeys.ACCURACY_BASELINE: semantics.accuracy_baseline(),
+            MetricKeys.AUC: semantics.auc(),
+            MetricKeys.AUC_PR: semantics.auc(
                 curve="PR", name=MetricKeys.AUC_PR
             ),
         }
         for t in self._thresholds:
-            objects.update(classes.threshold_metrics(t))
+            objects.update(semantics.threshold_metrics(t))
         return objects
 
     def _update_head_metrics(self, eval_metrics, batch):
-        key = self._key
+        key, semantics = self._key, self._semantics
         logistic = ops.sigmoid(batch.logits)
         y, w = batch.labels, batch.weights
         histogram = classes.logistic_histogram(
-            eval_metrics, key, y, batch.logits, w, self._thresholds,
-            decisions=batch.logits > 0.0,
+            eval_metrics, key, y, batch.logits, w,
+            semantics.histogram_thresholds(self._thresholds),
+            decisions=batch.logits > 0.0, histogram=semantics.histogram,
         )
         at_class_ids = histogram.at_decisions()
         for metric_key in (
@@ -180,7 +185,7 @@ class BinaryClassHead(SingleHead):
         eval_metrics[key(MetricKeys.LABEL_MEAN)].update_state(y, w)
         eval_metrics[key(MetricKeys.ACCURACY_BASELINE)].update_state(y, w)
         classes.update_auc_metrics(eval_metrics, key, histogram)
-        classes.update_threshold_metrics(
+        semantics.update_threshold_metrics(
             eval_metrics, key, self._thresholds, histogram
         )
 

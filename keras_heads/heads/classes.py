@@ -44,7 +44,8 @@ def class_names(n_classes, label_vocabulary):
     return [str(i) for i in range(n_classes)]
 
 
-def ids_from_string_labels(labels, label_vocabulary):
+def ids_from_string_labels(labels, label_vocabulary,
+                           too_small="Labels must be >= 0"):
     """Class ids of labels that must be names, since a vocabulary is set."""
     if not backend.is_string(labels):
         dtype = keras.backend.standardize_dtype(labels.dtype)
@@ -53,17 +54,21 @@ def ids_from_string_labels(labels, label_vocabulary):
             f"got <dtype: '{dtype}'>; label_vocabulary="
             f"{list(label_vocabulary)}."
         )
-    return ids_from_vocabulary(labels, label_vocabulary)
+    return ids_from_vocabulary(labels, label_vocabulary, too_small=too_small)
 
 
-def ids_from_vocabulary(labels, label_vocabulary):
+def ids_from_vocabulary(labels, label_vocabulary,
+                        too_small="Labels must be >= 0",
+                        argument="label_vocabulary"):
     """int64 ids of string labels; a label not in the vocabulary raises when
-    values are known (and becomes -1 while tracing)."""
+    values are known (`too_small`, as the reference words it, then the
+    unknown names and the vocabulary, called `argument`), and becomes -1
+    while tracing."""
     ids = backend.lookup_ids(labels, label_vocabulary)
     if not backend.is_traced(ids) and bool(ops.any(ids < 0)):
         raise ValueError(
-            "Labels must be >= 0: labels has values that are not in "
-            f"label_vocabulary {list(label_vocabulary)}: "
+            f"{too_small}: labels has values that are not in "
+            f"{argument} {list(label_vocabulary)}: "
             f"{label_ops.unknown_labels(labels, ids)}."
         )
     return ids
@@ -103,10 +108,11 @@ def threshold_metrics(threshold):
 
 
 def logistic_histogram(eval_metrics, key, labels, logits, weights,
-                       thresholds, decisions=None):
-    """The batch's `ScoreHistogram` of `sigmoid(logits)`, bucketed as the
-    head's `auc` metric."""
-    return metrics.ScoreHistogram(
+                       thresholds, decisions=None,
+                       histogram=metrics.ScoreHistogram):
+    """The batch's `histogram` (a `ScoreHistogram` class) of
+    `sigmoid(logits)`, bucketed as the head's `auc` metric."""
+    return histogram(
         labels, logits, weights,
         num_buckets=eval_metrics[key(MetricKeys.AUC)].num_thresholds,
         thresholds=thresholds, decisions=decisions, activation=ops.sigmoid,
@@ -130,6 +136,29 @@ def update_threshold_metrics(eval_metrics, key, thresholds, histogram):
             MetricKeys.RECALL_AT_THRESHOLD,
         ):
             eval_metrics[key(pattern % t)].add_counts(counts)
+
+
+class MetricSemantics:
+    """How a classification head's metrics read its scores: `tf.keras`'s,
+    as the v2 heads compute them.
+
+    The binary and multi-label heads build and feed their AUCs, accuracy
+    baseline and threshold metrics through these names, so a head with other
+    semantics (the TF 1.x heads of `keras_heads.compat.v1`) replaces this
+    class and nothing else.
+    """
+
+    auc = metrics.AUC
+    accuracy_baseline = metrics.AccuracyBaseline
+    histogram = metrics.ScoreHistogram
+
+    @staticmethod
+    def histogram_thresholds(thresholds):
+        """The metric thresholds the batch's histogram counts."""
+        return thresholds
+
+    threshold_metrics = staticmethod(threshold_metrics)
+    update_threshold_metrics = staticmethod(update_threshold_metrics)
 
 
 def classification_export_outputs(predictions, scores_key, classes_key):

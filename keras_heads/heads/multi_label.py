@@ -264,35 +264,41 @@ class MultiLabelHead(SingleHead):
             MetricKeys.AUC_PR_AT_CLASS % class_id,
         )
 
+    # How the metrics read the scores (tf.keras'); the v1 heads replace it.
+    _semantics = classes.MetricSemantics
+
     def _metric_objects(self):
+        auc = self._semantics.auc
         objects = {
-            MetricKeys.AUC: metrics.AUC(),
-            MetricKeys.AUC_PR: metrics.AUC(curve="PR", name=MetricKeys.AUC_PR),
+            MetricKeys.AUC: auc(),
+            MetricKeys.AUC_PR: auc(curve="PR", name=MetricKeys.AUC_PR),
         }
         for t in self._thresholds:
-            objects.update(classes.threshold_metrics(t))
+            objects.update(self._semantics.threshold_metrics(t))
         for class_id in self._metric_classes:
             mean_key, auc_key, auc_pr_key = self._class_keys(class_id)
             objects[mean_key] = metrics.Mean(name=mean_key)
-            objects[auc_key] = metrics.AUC(name=auc_key)
-            objects[auc_pr_key] = metrics.AUC(curve="PR", name=auc_pr_key)
+            objects[auc_key] = auc(name=auc_key)
+            objects[auc_pr_key] = auc(curve="PR", name=auc_pr_key)
         return objects
 
     def _update_head_metrics(self, eval_metrics, batch):
-        key = self._key
+        key, semantics = self._key, self._semantics
         y, w = batch.labels, batch.weights
         histogram = classes.logistic_histogram(
-            eval_metrics, key, y, batch.logits, w, self._thresholds
+            eval_metrics, key, y, batch.logits, w,
+            semantics.histogram_thresholds(self._thresholds),
+            histogram=semantics.histogram,
         )
         classes.update_auc_metrics(eval_metrics, key, histogram)
-        classes.update_threshold_metrics(
+        semantics.update_threshold_metrics(
             eval_metrics, key, self._thresholds, histogram
         )
         if not self._metric_classes:
             return
         selected = list(self._metric_classes)
         p = ops.sigmoid(ops.take(batch.logits, selected, axis=-1))
-        per_class = metrics.ScoreHistogram(
+        per_class = semantics.histogram(
             ops.take(y, selected, axis=-1), p, w,
             num_buckets=eval_metrics[key(MetricKeys.AUC)].num_thresholds,
             by_column=True,

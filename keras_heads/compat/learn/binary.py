@@ -14,6 +14,7 @@ from keras_heads.compat.learn.keys import PredictionKey
 from keras_heads.compat.learn.keys import ProblemType
 from keras_heads.compat.learn.metrics import PrecisionAtThreshold
 from keras_heads.compat.learn.metrics import RecallAtThreshold
+from keras_heads.compat.learn.metrics import ScoreHistogram
 from keras_heads.compat.learn.metrics import TrapezoidAUC
 from keras_heads.compat.learn.metrics import add_column_means
 from keras_heads.ops import losses as core_losses
@@ -132,7 +133,7 @@ class _BinaryLogisticHead(SingleHead):
             columns, weights,
         )
         # AUCs and precision / recall (positive iff p > t): one histogram.
-        histogram = metrics.ScoreHistogram(
+        histogram = ScoreHistogram(
             y, logits, weights, num_buckets=common.AUC_THRESHOLDS,
             thresholds=thresholds, activation=ops.sigmoid,
         )

@@ -6,7 +6,8 @@ is read from it:
 
 * `TrapezoidAUC`: `tf.compat.v1.metrics.auc`, the trapezoid rule over 200
   thresholds with a `1e-6` smoothing term, for both the ROC and the PR
-  curve (the v2 heads interpolate the PR curve instead);
+  curve: the v1 heads' `AUC` (`keras_heads.compat.v1.metrics`), fed by
+  their `ScoreHistogram`, whose buckets are v1's thresholds exactly;
 * `PrecisionAtThreshold`, `RecallAtThreshold`:
   `tf.compat.v1.metrics.precision_at_thresholds` / `recall_at_thresholds`,
   `tp / (tp + fp + 1e-7)` and `tp / (tp + fn + 1e-7)`.
@@ -18,50 +19,20 @@ several batches, and two metrics' states add.
 from keras import ops
 
 from keras_heads.compat.learn.losses import weights_like
-from keras_heads.metrics import AUC
+from keras_heads.compat.v1.metrics import AUC as TrapezoidAUC
+from keras_heads.compat.v1.metrics import ScoreHistogram
 from keras_heads.metrics import Precision
 from keras_heads.metrics import Recall
 
-_AUC_SMOOTHING = 1e-6
 _THRESHOLD_EPSILON = 1e-7
 
-
-def _reverse_cumsum(x):
-    return ops.flip(ops.cumsum(ops.flip(x, axis=0), axis=0), axis=0)
-
-
-class TrapezoidAUC(AUC):
-    """The area under the ROC or PR curve as `tf.compat.v1.metrics.auc`
-    computes it.
-
-    Thresholds `[-1e-7, 1/199, ..., 198/199, 1 + 1e-7]`; a score is positive
-    at a threshold when strictly above it, a label when non-zero. With
-    `recall = (TP + 1e-6) / (TP + FN + 1e-6)`, `fpr = FP / (FP + TN + 1e-6)`
-    and `precision = (TP + 1e-6) / (TP + FP + 1e-6)` per threshold, the area
-    is the trapezoid sum over consecutive thresholds of (recall, fpr) for
-    ROC and of (precision, recall) for PR.
-
-    Example:
-
-    >>> from keras_heads.compat.learn.metrics import TrapezoidAUC
-    >>> m = TrapezoidAUC(curve="PR")
-    >>> m.update_state([[1], [0]], [[0.731059], [0.731059]])
-    >>> round(float(m.result()), 6)
-    0.749999
-    """
-
-    def result(self):
-        above = _reverse_cumsum(self.histogram)
-        tp, fp = above[:, 0], above[:, 1]
-        totals = ops.sum(self.histogram, axis=0)
-        fn, tn = totals[0] - tp, totals[1] - fp
-        eps = _AUC_SMOOTHING
-        recall = (tp + eps) / (tp + fn + eps)
-        if self.curve == "PR":
-            x, y = recall, (tp + eps) / (tp + fp + eps)
-        else:
-            x, y = fp / (fp + tn + eps), recall
-        return ops.sum((x[:-1] - x[1:]) * (y[:-1] + y[1:]) / 2.0)
+__all__ = [
+    "PrecisionAtThreshold",
+    "RecallAtThreshold",
+    "ScoreHistogram",
+    "TrapezoidAUC",
+    "add_column_means",
+]
 
 
 class PrecisionAtThreshold(Precision):

@@ -9,6 +9,7 @@ from keras import ops
 from keras_heads import backend
 from keras_heads import metrics
 from keras_heads.compat.learn import common
+from keras_heads.heads import classes
 from keras_heads.compat.learn import losses
 from keras_heads.compat.learn.base import Labels
 from keras_heads.compat.learn.base import SingleHead
@@ -82,14 +83,9 @@ class _MultiClassHead(SingleHead):
                     f"Instead got <dtype: '{dtype}'>; label_keys="
                     f"{list(self._label_keys)}."
                 )
-            ids = backend.lookup_ids(labels, self._label_keys)
-            if not backend.is_traced(ids) and bool(ops.any(ids < 0)):
-                raise ValueError(
-                    "Labels must be >= 0: labels has values that are not in "
-                    f"label_keys {list(self._label_keys)}: "
-                    f"{label_ops.unknown_labels(labels, ids)}."
-                )
-            return ids
+            return classes.ids_from_vocabulary(
+                labels, self._label_keys, argument="label_keys"
+            )
         dtype = "string" if backend.is_string(labels) else (
             keras.backend.standardize_dtype(labels.dtype)
         )

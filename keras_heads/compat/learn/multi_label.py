@@ -14,6 +14,7 @@ from keras_heads.compat.learn.base import SingleHead
 from keras_heads.compat.learn.keys import MetricKey
 from keras_heads.compat.learn.keys import PredictionKey
 from keras_heads.compat.learn.keys import ProblemType
+from keras_heads.compat.learn.metrics import ScoreHistogram
 from keras_heads.compat.learn.metrics import TrapezoidAUC
 from keras_heads.compat.learn.metrics import add_column_means
 from keras_heads.ops import labels as label_ops
@@ -138,7 +139,7 @@ class _MultiLabelHead(SingleHead):
         metrics_[MetricKey.ACCURACY].update_matches(
             ops.cast(ops.equal(predicted, y), "float32"), weights
         )
-        histogram = metrics.ScoreHistogram(
+        histogram = ScoreHistogram(
             y, logits, weights, num_buckets=common.AUC_THRESHOLDS,
             activation=ops.sigmoid,
         )
@@ -158,7 +159,7 @@ class _MultiLabelHead(SingleHead):
             ),
             ops.concatenate([weights_s] * len(self._per_class_keys), axis=-1),
         )
-        per_class = metrics.ScoreHistogram(
+        per_class = ScoreHistogram(
             y_s, logits_s, weights_s, num_buckets=common.AUC_THRESHOLDS,
             by_column=True, activation=ops.sigmoid,
         )

@@ -22,13 +22,11 @@ import keras
 from keras import ops
 
 from keras_heads import backend
-from keras_heads import metrics
 from keras_heads.compat.v1 import metrics as v1_metrics
 from keras_heads.heads import classes
 from keras_heads.heads.binary_class import BinaryClassHead
 from keras_heads.heads.multi_class import MultiClassHead
 from keras_heads.heads.multi_label import MultiLabelHead
-from keras_heads.keys import MetricKeys
 from keras_heads.keys import PredictionKeys
 from keras_heads.keys import SignatureKeys
 from keras_heads.ops import labels as label_ops
@@ -43,24 +41,6 @@ _TOO_LARGE = "Labels must <= n_classes - 1 (n_classes={})"
 _TOO_SMALL = "Labels must >= 0"
 # What v1 predicted for a class id that its vocabulary does not reach.
 _UNKNOWN_CLASS = "UNK"
-
-
-def _label_ids(labels, vocabulary):
-    """Class ids of string `labels` (-1 for unknown names while tracing)."""
-    if not backend.is_string(labels):
-        dtype = keras.backend.standardize_dtype(labels.dtype)
-        raise ValueError(
-            "Labels dtype should be string if there is a vocabulary. Instead "
-            f"got <dtype: '{dtype}'>; label_vocabulary={list(vocabulary)}."
-        )
-    ids = backend.lookup_ids(labels, vocabulary)
-    if not backend.is_traced(ids) and bool(ops.any(ids < 0)):
-        raise ValueError(
-            f"{_TOO_SMALL}: labels has values that are not in "
-            f"label_vocabulary {list(vocabulary)}: "
-            f"{label_ops.unknown_labels(labels, ids)}."
-        )
-    return ids
 
 
 class BinaryCore(BinaryClassHead):
@@ -80,6 +60,8 @@ class BinaryCore(BinaryClassHead):
     0.5
     """
 
+    _semantics = v1_metrics.Semantics
+
     def __init__(self, weight_column=None, thresholds=None,
                  label_vocabulary=None, loss_fn=None, name=None):
         super().__init__(
@@ -91,7 +73,9 @@ class BinaryCore(BinaryClassHead):
     def _processed_labels(self, logits, labels):
         labels = label_ops.check_dense_labels(labels, logits, 1)
         if self._label_vocabulary is not None:
-            labels = _label_ids(labels, self._label_vocabulary)
+            labels = classes.ids_from_string_labels(
+                labels, self._label_vocabulary, too_small=_TOO_SMALL
+            )
         elif backend.is_string(labels):
             raise ValueError(
                 "String labels need a label_vocabulary: pass "
@@ -101,50 +85,6 @@ class BinaryCore(BinaryClassHead):
         labels = ops.cast(labels, "float32")
         return label_ops.guard_range(
             labels, 0.0, 1.0, _TOO_LARGE.format(2), _TOO_SMALL
-        )
-
-    def _metric_objects(self):
-        objects = {
-            MetricKeys.ACCURACY: metrics.Accuracy(),
-            MetricKeys.PRECISION: metrics.Precision(),
-            MetricKeys.RECALL: metrics.Recall(),
-            MetricKeys.PREDICTION_MEAN: metrics.Mean(
-                name=MetricKeys.PREDICTION_MEAN
-            ),
-            MetricKeys.LABEL_MEAN: metrics.Mean(name=MetricKeys.LABEL_MEAN),
-            MetricKeys.ACCURACY_BASELINE: v1_metrics.AccuracyBaseline(),
-            MetricKeys.AUC: v1_metrics.AUC(),
-            MetricKeys.AUC_PR: v1_metrics.AUC(
-                curve="PR", name=MetricKeys.AUC_PR
-            ),
-        }
-        for t in self._thresholds:
-            objects.update(v1_metrics.threshold_metrics(t))
-        return objects
-
-    def _update_head_metrics(self, eval_metrics, batch):
-        key = self._key
-        y, w = batch.labels, batch.weights
-        histogram = v1_metrics.ScoreHistogram(
-            y, batch.logits, w,
-            num_buckets=eval_metrics[key(MetricKeys.AUC)].num_thresholds,
-            thresholds=v1_metrics.histogram_thresholds(self._thresholds),
-            decisions=batch.logits > 0.0, activation=ops.sigmoid,
-        )
-        # Precision and recall of the class ids: labels and ids as booleans.
-        at_class_ids = histogram.at_decisions()
-        for metric_key in (
-            MetricKeys.ACCURACY, MetricKeys.PRECISION, MetricKeys.RECALL
-        ):
-            eval_metrics[key(metric_key)].add_counts(at_class_ids)
-        eval_metrics[key(MetricKeys.PREDICTION_MEAN)].update_state(
-            ops.sigmoid(batch.logits), w
-        )
-        eval_metrics[key(MetricKeys.LABEL_MEAN)].update_state(y, w)
-        eval_metrics[key(MetricKeys.ACCURACY_BASELINE)].update_state(y, w)
-        classes.update_auc_metrics(eval_metrics, key, histogram)
-        v1_metrics.update_threshold_metrics(
-            eval_metrics, key, self._thresholds, histogram
         )
 
 
@@ -184,7 +124,9 @@ class MultiClassCore(MultiClassHead):
         labels = label_ops.check_dense_labels(labels, logits, 1)
         n = self._n_classes
         if self._label_vocabulary is not None:
-            labels = _label_ids(labels, self._label_vocabulary)
+            labels = classes.ids_from_string_labels(
+                labels, self._label_vocabulary, too_small=_TOO_SMALL
+            )
         elif backend.is_string(labels) or not keras.backend.is_int_dtype(
             keras.backend.standardize_dtype(labels.dtype)
         ):
@@ -225,6 +167,7 @@ class MultiLabelCore(MultiLabelHead):
 
     _prediction_keys = (PredictionKeys.LOGITS, PredictionKeys.PROBABILITIES)
     _string_prediction_keys = ()
+    _semantics = v1_metrics.Semantics
 
     def __init__(self, n_classes, weight_column=None, thresholds=None,
                  label_vocabulary=None, loss_fn=None,
@@ -252,49 +195,3 @@ class MultiLabelCore(MultiLabelHead):
             SignatureKeys.CLASSIFY: classification,
             SignatureKeys.PREDICT: PredictOutput(predictions),
         }
-
-    def _metric_objects(self):
-        objects = {
-            MetricKeys.AUC: v1_metrics.AUC(),
-            MetricKeys.AUC_PR: v1_metrics.AUC(
-                curve="PR", name=MetricKeys.AUC_PR
-            ),
-        }
-        for t in self._thresholds:
-            objects.update(v1_metrics.threshold_metrics(t))
-        for class_id in self._metric_classes:
-            mean_key, auc_key, auc_pr_key = self._class_keys(class_id)
-            objects[mean_key] = metrics.Mean(name=mean_key)
-            objects[auc_key] = v1_metrics.AUC(name=auc_key)
-            objects[auc_pr_key] = v1_metrics.AUC(curve="PR", name=auc_pr_key)
-        return objects
-
-    def _update_head_metrics(self, eval_metrics, batch):
-        key = self._key
-        y, w = batch.labels, batch.weights
-        num_buckets = eval_metrics[key(MetricKeys.AUC)].num_thresholds
-        histogram = v1_metrics.ScoreHistogram(
-            y, batch.logits, w, num_buckets=num_buckets,
-            thresholds=v1_metrics.histogram_thresholds(self._thresholds),
-            activation=ops.sigmoid,
-        )
-        classes.update_auc_metrics(eval_metrics, key, histogram)
-        v1_metrics.update_threshold_metrics(
-            eval_metrics, key, self._thresholds, histogram
-        )
-        if not self._metric_classes:
-            return
-        selected = list(self._metric_classes)
-        p = ops.sigmoid(ops.take(batch.logits, selected, axis=-1))
-        per_class = v1_metrics.ScoreHistogram(
-            ops.take(y, selected, axis=-1), p, w, num_buckets=num_buckets,
-            by_column=True,
-        )
-        weights = metrics.broadcast_weights(w, p)
-        totals = ops.sum(ops.reshape(p * weights, (-1, len(selected))), axis=0)
-        count = ops.sum(weights[..., 0])
-        for column, class_id in enumerate(selected):
-            mean_key, auc_key, auc_pr_key = self._class_keys(class_id)
-            eval_metrics[key(mean_key)].add_sums(totals[column], count)
-            eval_metrics[key(auc_key)].add_histogram(per_class, column)
-            eval_metrics[key(auc_pr_key)].add_histogram(per_class, column)

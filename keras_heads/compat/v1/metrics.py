@@ -25,6 +25,7 @@ import numpy as np
 from keras import ops
 
 from keras_heads import metrics
+from keras_heads.heads import classes
 from keras_heads.keys import MetricKeys
 from keras_heads.metrics.weights import align_labels
 
@@ -220,3 +221,17 @@ def update_threshold_metrics(eval_metrics, key, thresholds, histogram):
             above
         )
         eval_metrics[key(MetricKeys.RECALL_AT_THRESHOLD % t)].add_counts(above)
+
+
+class Semantics(classes.MetricSemantics):
+    """The v1 heads' metric semantics, in place of `tf.keras`' (see
+    `keras_heads.heads.classes.MetricSemantics`): v1's `AUC`, bucket edges
+    and `AccuracyBaseline`, and `p >= t` threshold accuracies counted by the
+    same histogram as `p > t` precision and recall."""
+
+    auc = AUC
+    accuracy_baseline = AccuracyBaseline
+    histogram = ScoreHistogram
+    histogram_thresholds = staticmethod(histogram_thresholds)
+    threshold_metrics = staticmethod(threshold_metrics)
+    update_threshold_metrics = staticmethod(update_threshold_metrics)
