@@ -7,6 +7,9 @@ against them.
   `ModelFnOps`).
 * `keras_heads.compat.estimator`: `Estimator`, which trains, evaluates,
   predicts with and exports a `model_fn` (TensorFlow only).
+* `keras_heads.compat.tf`: a stand-in for the `tf` module of that code, so
+  that it runs with one import changed.
 
-`docs/migrating.md` maps every old name to its new one.
+`docs/migrating.md` maps every old name to its new one; `docs/model_fn.md`
+runs the seed pages' model_fn snippets.
 """
