@@ -81,6 +81,16 @@ class Estimator:
     `(features, labels)` (or of features alone), or one batch as such a
     tuple.
 
+    Args:
+        model_fn: the function above.
+        model_dir: where checkpoints and summaries go (a new temporary
+            directory if neither this nor `config.model_dir` is given).
+        config: a `RunConfig`.
+        params: a dict handed to `model_fn` and `input_fn` as `params`.
+        warm_start_from: a checkpoint (or a directory of them) whose
+            trainable variables start training when `model_dir` has no
+            checkpoint yet.
+
     Example (TensorFlow only, so not run as a doctest):
 
         def model_fn(features, labels, mode):
@@ -328,6 +338,8 @@ class Estimator:
                  "config": self._config},
             )
         spec = _as_estimator_spec(result, mode)
+        if mode == ModeKeys.EVAL:
+            _check_metrics(spec.eval_metric_ops)
         self._store.mark_local(
             v for m in spec.eval_metric_ops.values() for v in _metric_vars(m)
         )
@@ -372,7 +384,7 @@ class Estimator:
         step_fn.get_concrete_function(*first_batch)
         path = self._restore(checkpoint_path)
         if path is None and restore_warm and self._warm_start_from:
-            self._restore(self._warm_start_from, variables_only=True)
+            self._restore(self._warm_start_from, warm_start=True)
         elif path is None and mode != ModeKeys.TRAIN:
             _log.warning(
                 "Could not find trained model in model_dir: %s, running "
@@ -428,16 +440,21 @@ class Estimator:
                   int(self._global_step.numpy()), path)
         return path
 
-    def _restore(self, checkpoint_path=None, variables_only=False):
+    def _restore(self, checkpoint_path=None, warm_start=False):
+        """Loads a checkpoint (the latest in `model_dir` by default); with
+        `warm_start`, only its trainable variables, as the reference's
+        default warm start did (not the step, not the optimizer's state)."""
         path = checkpoint_path or self.latest_checkpoint()
         if path is not None and os.path.isdir(path):
             path = tf.train.latest_checkpoint(path)
         if path is None:
             return None
-        step = tf.Variable(0, dtype=tf.int64) if variables_only else (
-            self._global_step
-        )
-        checkpoints.restore(path, self._store.persistent_variables(), step)
+        variables = self._store.persistent_variables()
+        step = self._global_step
+        if warm_start:
+            variables = {k: v for k, v in variables.items() if v.trainable}
+            step = tf.Variable(0, dtype=tf.int64)
+        checkpoints.restore(path, variables, step)
         return path
 
     def _checkpoint_values(self):
@@ -490,6 +507,18 @@ def _from_model_fn_ops(model_fn_ops, mode):
     return model_fn_ops.estimator_spec(
         default_serving_output_alternative_key=default
     )
+
+
+def _check_metrics(eval_metric_ops):
+    for key, metric in eval_metric_ops.items():
+        if not hasattr(metric, "result") or not hasattr(metric, "reset_state"):
+            raise ValueError(
+                f"eval_metric_ops[{key!r}] is a {type(metric).__name__}; the "
+                "Estimator reads metric objects (keras.metrics.Metric, as the "
+                "heads return), not TF1 (value, update_op) pairs: a value "
+                "computed inside a traced step cannot be read after it. Wrap "
+                "the quantity in a keras.metrics.Mean (or another Metric)."
+            )
 
 
 def _metric_vars(metric):

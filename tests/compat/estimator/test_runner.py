@@ -269,3 +269,39 @@ def test_model_fn_ops_run_and_their_output_alternatives_only_serve(
     default = served.signatures["serving_default"](x=tf.constant(data[0][:2]))
     kind = served.signatures["kind"](x=tf.constant(data[0][:2]))
     np.testing.assert_array_equal(default["scores"], kind["scores"])
+
+
+def test_tf1_metric_pairs_are_refused_with_what_to_do_instead(
+        input_fn, tmp_path):
+    import keras
+    import tensorflow as tf
+
+    import keras_heads
+
+    def model_fn(features, labels, mode):
+        logits = keras.layers.Dense(1)(features["x"])
+        spec = keras_heads.BinaryClassHead().create_estimator_spec(
+            features, mode, logits, labels, train_op_fn=lambda loss: None)
+        if mode != "eval":
+            return spec
+        pair = (tf.reduce_mean(logits), tf.no_op())
+        return spec._replace(eval_metric_ops={"mean_logit": pair})
+
+    with pytest.raises(ValueError, match=r"eval_metric_ops\['mean_logit'\] is "
+                       "a tuple.*keras.metrics.Mean"):
+        _estimator(model_fn, tmp_path).evaluate(input_fn())
+
+
+def test_warm_start_takes_the_variables_but_not_the_step(
+        binary_model_fn, input_fn, tmp_path):
+    from keras_heads.compat.estimator import Estimator
+
+    trained = _estimator(binary_model_fn, tmp_path)
+    trained.train(input_fn(repeat=True), steps=20)
+    warm = Estimator(binary_model_fn, model_dir=str(tmp_path / "warm"),
+                     params={"learning_rate": 0.0},
+                     warm_start_from=trained.model_dir)
+    warm.train(input_fn(repeat=True), steps=1)
+    assert warm.get_variable_value("global_step") == 1
+    np.testing.assert_allclose(warm.get_variable_value("kernel"),
+                               trained.get_variable_value("kernel"))
