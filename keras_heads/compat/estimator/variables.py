@@ -40,8 +40,12 @@ def variable_key(name, rank):
 
     >>> variable_key("dense_3/kernel:0", 0), variable_key("kernel", 1)
     ('dense/kernel', 'kernel_1')
+    >>> variable_key("dense/kernel/Adagrad/", 1)
+    'dense/kernel/Adagrad_1'
     """
-    base = _AUTO_NUMBER.sub("", (name or "Variable").split(":")[0])
+    # TF1 slot variables are named after their scope: `dense/kernel/Adagrad/`.
+    base = (name or "Variable").split(":")[0].rstrip("/")
+    base = _AUTO_NUMBER.sub("", base)
     return base if rank == 0 else f"{base}_{rank}"
 
 
