@@ -4,6 +4,7 @@ factories, thresholds and the classification output alternative."""
 import functools
 import numbers
 
+import keras
 from keras import ops
 
 from keras_heads import backend
@@ -34,6 +35,19 @@ def numeric(labels, what):
             f"The labels of {what} must be numeric; got string labels."
         )
     return labels
+
+
+def check_integer(values, hint):
+    """Raises unless `values` hold integers (class ids); `hint` says what was
+    expected instead."""
+    dtype = "string" if backend.is_string(values) else (
+        keras.backend.standardize_dtype(values.dtype)
+    )
+    if dtype == "string" or not keras.backend.is_int_dtype(dtype):
+        raise ValueError(
+            f"Labels dtype should be integer. Instead got <dtype: '{dtype}'>. "
+            f"{hint}"
+        )
 
 
 def compatible(a, b):

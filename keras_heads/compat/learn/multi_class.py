@@ -86,15 +86,10 @@ class _MultiClassHead(SingleHead):
             return classes.ids_from_vocabulary(
                 labels, self._label_keys, argument="label_keys"
             )
-        dtype = "string" if backend.is_string(labels) else (
-            keras.backend.standardize_dtype(labels.dtype)
+        common.check_integer(
+            labels,
+            f"Give class ids in [0, {n}), or class names with label_keys.",
         )
-        if dtype == "string" or not keras.backend.is_int_dtype(dtype):
-            raise ValueError(
-                f"Labels dtype should be integer Instead got <dtype: "
-                f"'{dtype}'>. Give class ids in [0, {n}), or class names "
-                "with label_keys."
-            )
         return label_ops.guard_range(
             labels, 0, n - 1, f"Labels must be <= {n} - 1",
             "Labels must be >= 0",

@@ -2,7 +2,6 @@
 
 import numbers
 
-import keras
 from keras import ops
 
 from keras_heads import backend
@@ -60,15 +59,10 @@ class _MultiLabelHead(SingleHead):
     def _multi_hot(self, labels, logits):
         n = self._logits_dimension
         indices, values, dense_shape = backend.sparse_components(labels)
-        dtype = "string" if backend.is_string(values) else (
-            keras.backend.standardize_dtype(values.dtype)
+        common.check_integer(
+            values,
+            f"Sparse labels of multi_label_head are class ids in [0, {n}).",
         )
-        if dtype == "string" or not keras.backend.is_int_dtype(dtype):
-            raise ValueError(
-                f"Labels dtype should be integer. Instead got <dtype: "
-                f"'{dtype}'>. Sparse labels of multi_label_head are class ids "
-                f"in [0, {n})."
-            )
         batch_shape = tuple(dense_shape[:-1])
         if any(d is None for d in batch_shape):
             batch_shape = tuple(ops.shape(logits)[:-1])
