@@ -206,7 +206,15 @@ class Head(abc.ABC):
 
 
 def _variables(eval_metrics):
-    return [v for metric in eval_metrics.values() for v in metric.variables]
+    """Every variable of `eval_metrics` once, in order: metrics that read a
+    shared state (`keras_heads.metrics.HistogramTotals`) all list it."""
+    seen, variables = set(), []
+    for metric in eval_metrics.values():
+        for variable in metric.variables:
+            if id(variable) not in seen:
+                seen.add(id(variable))
+                variables.append(variable)
+    return variables
 
 
 def _check_state(metric_variables, variables):

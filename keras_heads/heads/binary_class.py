@@ -149,45 +149,39 @@ class BinaryClassHead(SingleHead):
 
     def _metric_objects(self):
         semantics = self._semantics
-        objects = {
-            MetricKeys.ACCURACY: metrics.Accuracy(),
-            MetricKeys.PRECISION: metrics.Precision(),
-            MetricKeys.RECALL: metrics.Recall(),
+        # One histogram state for the AUCs, the threshold metrics and the
+        # class-id metrics (the decision `logits > 0`).
+        shared = classes.histogram_metrics(
+            semantics, self._thresholds, decisions=True
+        )
+        totals = shared[MetricKeys.AUC].totals
+        at_class_ids = dict(threshold=None, totals=totals)
+        return {
+            MetricKeys.ACCURACY: metrics.BinaryAccuracy(
+                name=MetricKeys.ACCURACY, **at_class_ids
+            ),
+            MetricKeys.PRECISION: metrics.Precision(**at_class_ids),
+            MetricKeys.RECALL: metrics.Recall(**at_class_ids),
             MetricKeys.PREDICTION_MEAN: metrics.Mean(
                 name=MetricKeys.PREDICTION_MEAN
             ),
             MetricKeys.LABEL_MEAN: metrics.Mean(name=MetricKeys.LABEL_MEAN),
             MetricKeys.ACCURACY_BASELINE: semantics.accuracy_baseline(),
-            MetricKeys.AUC: semantics.auc(),
-            MetricKeys.AUC_PR: semantics.auc(
-                curve="PR", name=MetricKeys.AUC_PR
-            ),
+            **shared,
         }
-        for t in self._thresholds:
-            objects.update(semantics.threshold_metrics(t))
-        return objects
 
     def _update_head_metrics(self, eval_metrics, batch):
-        key, semantics = self._key, self._semantics
-        logistic = ops.sigmoid(batch.logits)
+        key = self._key
         y, w = batch.labels, batch.weights
-        histogram = classes.logistic_histogram(
+        classes.update_histogram_metrics(
             eval_metrics, key, y, batch.logits, w,
-            semantics.histogram_thresholds(self._thresholds),
-            decisions=batch.logits > 0.0, histogram=semantics.histogram,
+            decisions=batch.logits > 0.0,
         )
-        at_class_ids = histogram.at_decisions()
-        for metric_key in (
-            MetricKeys.ACCURACY, MetricKeys.PRECISION, MetricKeys.RECALL
-        ):
-            eval_metrics[key(metric_key)].add_counts(at_class_ids)
-        eval_metrics[key(MetricKeys.PREDICTION_MEAN)].update_state(logistic, w)
+        eval_metrics[key(MetricKeys.PREDICTION_MEAN)].update_state(
+            ops.sigmoid(batch.logits), w
+        )
         eval_metrics[key(MetricKeys.LABEL_MEAN)].update_state(y, w)
         eval_metrics[key(MetricKeys.ACCURACY_BASELINE)].update_state(y, w)
-        classes.update_auc_metrics(eval_metrics, key, histogram)
-        semantics.update_threshold_metrics(
-            eval_metrics, key, self._thresholds, histogram
-        )
 
     # --- export ----------------------------------------------------------------
 

@@ -95,57 +95,64 @@ def class_predictions(scores, names, keys):
     return out
 
 
-def threshold_metrics(threshold):
-    """The three `.../positive_threshold_<t>` metrics of one threshold."""
+def threshold_metrics(threshold, totals):
+    """The three `.../positive_threshold_<t>` metrics of one threshold, read
+    from the head's `HistogramTotals`."""
     accuracy = MetricKeys.ACCURACY_AT_THRESHOLD % threshold
     precision = MetricKeys.PRECISION_AT_THRESHOLD % threshold
     recall = MetricKeys.RECALL_AT_THRESHOLD % threshold
     return {
-        accuracy: metrics.BinaryAccuracy(threshold, name=accuracy),
-        precision: metrics.Precision(threshold, name=precision),
-        recall: metrics.Recall(threshold, name=recall),
+        accuracy: metrics.BinaryAccuracy(
+            threshold, name=accuracy, totals=totals
+        ),
+        precision: metrics.Precision(threshold, name=precision, totals=totals),
+        recall: metrics.Recall(threshold, name=recall, totals=totals),
     }
 
 
-def logistic_histogram(eval_metrics, key, labels, logits, weights,
-                       thresholds, decisions=None,
-                       histogram=metrics.ScoreHistogram):
-    """The batch's `histogram` (a `ScoreHistogram` class) of
-    `sigmoid(logits)`, bucketed as the head's `auc` metric."""
-    return histogram(
-        labels, logits, weights,
-        num_buckets=eval_metrics[key(MetricKeys.AUC)].num_thresholds,
-        thresholds=thresholds, decisions=decisions, activation=ops.sigmoid,
+# The buckets of a head's AUC metrics, and so of its histogram.
+AUC_BUCKETS = 200
+
+
+def histogram_metrics(semantics, thresholds, decisions=False):
+    """`auc`, `auc_precision_recall` and the metrics of each threshold, all
+    reading one `HistogramTotals` (the AUC's `totals`), which also counts
+    `decisions` when asked."""
+    totals = metrics.HistogramTotals(
+        AUC_BUCKETS, thresholds=semantics.histogram_thresholds(thresholds),
+        decisions=decisions, histogram=semantics.histogram,
     )
-
-
-def update_auc_metrics(eval_metrics, key, histogram):
-    """Feeds `auc` and `auc_precision_recall` from one histogram."""
-    eval_metrics[key(MetricKeys.AUC)].add_histogram(histogram)
-    eval_metrics[key(MetricKeys.AUC_PR)].add_histogram(histogram)
-
-
-def update_threshold_metrics(eval_metrics, key, thresholds, histogram):
-    """Feeds the `.../positive_threshold_<t>` metrics (binary, multi-label)
-    from one histogram: only scalars are routed per threshold."""
+    objects = {
+        MetricKeys.AUC: semantics.auc(totals=totals),
+        MetricKeys.AUC_PR: semantics.auc(
+            curve="PR", name=MetricKeys.AUC_PR, totals=totals
+        ),
+    }
     for t in thresholds:
-        counts = histogram.at_threshold(t)
-        for pattern in (
-            MetricKeys.ACCURACY_AT_THRESHOLD,
-            MetricKeys.PRECISION_AT_THRESHOLD,
-            MetricKeys.RECALL_AT_THRESHOLD,
-        ):
-            eval_metrics[key(pattern % t)].add_counts(counts)
+        objects.update(semantics.threshold_metrics(t, totals))
+    return objects
+
+
+def update_histogram_metrics(eval_metrics, key, labels, logits, weights,
+                             decisions=None):
+    """Adds the batch's histogram of `sigmoid(logits)` to the totals that
+    the metrics of `histogram_metrics` read: one scatter-add and one state
+    update feed all of them."""
+    totals = eval_metrics[key(MetricKeys.AUC)].totals
+    totals.add(totals.histogram(
+        labels, logits, weights, decisions=decisions, activation=ops.sigmoid
+    ))
+    return totals
 
 
 class MetricSemantics:
     """How a classification head's metrics read its scores: `tf.keras`'s,
     as the v2 heads compute them.
 
-    The binary and multi-label heads build and feed their AUCs, accuracy
-    baseline and threshold metrics through these names, so a head with other
-    semantics (the TF 1.x heads of `keras_heads.compat.v1`) replaces this
-    class and nothing else.
+    The binary and multi-label heads build their AUCs, accuracy baseline and
+    threshold metrics through these names, so a head with other semantics
+    (the TF 1.x heads of `keras_heads.compat.v1`) replaces this class and
+    nothing else.
     """
 
     auc = metrics.AUC
@@ -154,11 +161,10 @@ class MetricSemantics:
 
     @staticmethod
     def histogram_thresholds(thresholds):
-        """The metric thresholds the batch's histogram counts."""
+        """The metric thresholds the head's histogram counts."""
         return thresholds
 
     threshold_metrics = staticmethod(threshold_metrics)
-    update_threshold_metrics = staticmethod(update_threshold_metrics)
 
 
 def classification_export_outputs(predictions, scores_key, classes_key):

@@ -269,31 +269,21 @@ class MultiLabelHead(SingleHead):
 
     def _metric_objects(self):
         auc = self._semantics.auc
-        objects = {
-            MetricKeys.AUC: auc(),
-            MetricKeys.AUC_PR: auc(curve="PR", name=MetricKeys.AUC_PR),
-        }
-        for t in self._thresholds:
-            objects.update(self._semantics.threshold_metrics(t))
+        objects = classes.histogram_metrics(self._semantics, self._thresholds)
         for class_id in self._metric_classes:
             mean_key, auc_key, auc_pr_key = self._class_keys(class_id)
             objects[mean_key] = metrics.Mean(name=mean_key)
             objects[auc_key] = auc(name=auc_key)
-            objects[auc_pr_key] = auc(curve="PR", name=auc_pr_key)
+            # The class's two AUCs read one histogram state.
+            objects[auc_pr_key] = auc(
+                curve="PR", name=auc_pr_key, totals=objects[auc_key].totals
+            )
         return objects
 
     def _update_head_metrics(self, eval_metrics, batch):
         key, semantics = self._key, self._semantics
         y, w = batch.labels, batch.weights
-        histogram = classes.logistic_histogram(
-            eval_metrics, key, y, batch.logits, w,
-            semantics.histogram_thresholds(self._thresholds),
-            histogram=semantics.histogram,
-        )
-        classes.update_auc_metrics(eval_metrics, key, histogram)
-        semantics.update_threshold_metrics(
-            eval_metrics, key, self._thresholds, histogram
-        )
+        classes.update_histogram_metrics(eval_metrics, key, y, batch.logits, w)
         if not self._metric_classes:
             return
         selected = list(self._metric_classes)
@@ -307,10 +297,9 @@ class MultiLabelHead(SingleHead):
         totals = ops.sum(ops.reshape(p * weights, (-1, len(selected))), axis=0)
         count = ops.sum(weights[..., 0])
         for column, class_id in enumerate(selected):
-            mean_key, auc_key, auc_pr_key = self._class_keys(class_id)
+            mean_key, auc_key, _ = self._class_keys(class_id)
             eval_metrics[key(mean_key)].add_sums(totals[column], count)
             eval_metrics[key(auc_key)].add_histogram(per_class, column)
-            eval_metrics[key(auc_pr_key)].add_histogram(per_class, column)
 
     # --- export ----------------------------------------------------------------
 

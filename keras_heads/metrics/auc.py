@@ -4,6 +4,7 @@ import keras
 from keras import ops
 
 from keras_heads.metrics.histogram import ScoreHistogram
+from keras_heads.metrics.totals import HistogramTotals
 
 
 def _reverse_cumsum(x):
@@ -46,6 +47,10 @@ class AUC(keras.metrics.Metric):
     positive when non-zero, a score is positive at threshold `t` when it is
     strictly above `t`. A single class seen gives a ROC AUC of 0.
 
+    The counts live in `totals`, a `HistogramTotals` of `num_thresholds`
+    buckets: the metric's own, or one shared with other metrics (a head's
+    AUCs and threshold metrics share one), which then move together.
+
     Example:
 
     >>> m = AUC()
@@ -55,38 +60,46 @@ class AUC(keras.metrics.Metric):
     """
 
     def __init__(self, curve="ROC", num_thresholds=200, name="auc",
-                 dtype="float32"):
+                 dtype="float32", totals=None):
         if curve not in ("ROC", "PR"):
             raise ValueError(f"curve must be 'ROC' or 'PR'. Given: {curve!r}")
         if num_thresholds <= 1:
             raise ValueError(
                 f"num_thresholds must be > 1. Given: {num_thresholds}"
             )
+        if totals is not None and totals.num_buckets != num_thresholds:
+            raise ValueError(
+                f"totals: expected {num_thresholds} buckets (num_thresholds); "
+                f"received totals of {totals.num_buckets}."
+            )
         super().__init__(name=name, dtype=dtype)
         self.curve = curve
         self.num_thresholds = num_thresholds
-        self.histogram = self.add_variable(
-            shape=(num_thresholds, 2),
-            initializer="zeros",
-            dtype="float32",
-            name="histogram",
+        self.totals = totals or HistogramTotals(
+            num_thresholds, histogram=self._histogram_class
         )
+
+    # The `ScoreHistogram` class of the metric's own totals.
+    _histogram_class = ScoreHistogram
 
     def update_state(self, y_true, y_pred, sample_weight=None):
-        histogram = ScoreHistogram(
-            y_true, y_pred, sample_weight, num_buckets=self.num_thresholds
-        )
-        self.add_histogram(histogram)
+        self.totals.update_state(y_true, y_pred, sample_weight)
 
     def add_histogram(self, histogram, column=None):
-        """Adds the counts of a `ScoreHistogram` of `num_thresholds` buckets
-        (of one `column` of a `by_column` histogram)."""
-        self.histogram.assign_add(histogram.auc_histogram(column))
+        """Adds the counts of a `ScoreHistogram` laid out as `totals` (of one
+        `column` of a `by_column` histogram)."""
+        self.totals.add(histogram, column)
+
+    @property
+    def histogram(self):
+        """`[num_thresholds, 2]`: (positive, negative) weight per bucket."""
+        return self.totals.auc_histogram()
 
     def result(self):
-        above = _reverse_cumsum(self.histogram)
+        histogram = self.histogram
+        above = _reverse_cumsum(histogram)
         tp, fp = above[:, 0], above[:, 1]
-        totals = ops.sum(self.histogram, axis=0)
+        totals = ops.sum(histogram, axis=0)
         fn, tn = totals[0] - tp, totals[1] - fp
         if self.curve == "PR":
             return pr_auc(tp, fp, fn)

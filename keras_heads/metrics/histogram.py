@@ -32,7 +32,7 @@ BLOCK_SIZE = 1 << 19
 # Labels are counted by kind: 0, exactly 1, or any other non-zero value (a
 # soft label). Every non-zero label is positive, but only 0 and 1 can match
 # a predicted class.
-_LABEL_KINDS = 3
+LABEL_KINDS = 3
 
 
 def _label_kind(labels):
@@ -85,7 +85,7 @@ class ScoreHistogram:
             num_buckets,
             len(self._thresholds) + 1,
             1 if decisions is None else 2,
-            _LABEL_KINDS,
+            LABEL_KINDS,
         )
         flat = {"scores": scores, "labels": ops.convert_to_tensor(labels)}
         if weights is not None:
@@ -126,7 +126,7 @@ class ScoreHistogram:
         if "decisions" in flat:
             cell = cell * 2 + flat["decisions"]
         labels = ops.cast(flat["labels"], "float32")
-        cell = cell * _LABEL_KINDS + _label_kind(labels)
+        cell = cell * LABEL_KINDS + _label_kind(labels)
         weights = flat.get("weights")
         if weights is None:
             weights = ops.ones_like(scores)
@@ -148,32 +148,78 @@ class ScoreHistogram:
         )
         return ops.sum(ops.cast(above, "int32"), axis=-1)
 
+    @property
+    def num_buckets(self):
+        return self._num_buckets
+
+    @property
+    def thresholds(self):
+        """The distinct metric thresholds counted, in increasing order."""
+        return self._thresholds
+
+    def column_counts(self, column):
+        """`counts` of one column of a `by_column` histogram."""
+        return self._column_counts[column]
+
     def auc_histogram(self, column=None):
         """`[num_buckets, 2]`: (positive, negative) weight per bucket, of all
         scores or of one `column` (with `by_column`)."""
         counts = self.counts if column is None else self._column_counts[column]
-        by_kind = ops.sum(counts, axis=(1, 2))
-        positives = by_kind[:, 1] + by_kind[:, 2]
-        return ops.stack([positives, by_kind[:, 0]], axis=-1)
+        return auc_histogram(counts)
 
     def at_thresholds(self):
         """`Counts` with one entry per distinct threshold, in sorted order."""
-        by_passed = ops.sum(self.counts, axis=(0, 2))  # [thresholds + 1, 3]
-        below = ops.cumsum(by_passed, axis=0)[:-1]
-        above = ops.flip(ops.cumsum(ops.flip(by_passed, 0), axis=0), 0)[1:]
-        return _counts(above, below)
+        return counts_at_thresholds(self.counts)
 
     def at_threshold(self, threshold):
         """`Counts` (scalars) for predicting positive when `score > threshold`."""
-        position = self._thresholds.index(float(threshold))
-        return Counts(*(field[position] for field in self.at_thresholds()))
+        return counts_at_threshold(self.counts, self._thresholds, threshold)
 
     def at_decisions(self):
         """`Counts` (scalars) for predicting positive where `decisions`."""
-        if self._shape[3] != 2:
-            raise ValueError("This histogram was made without `decisions`.")
-        by_decision = ops.sum(self.counts, axis=(0, 1))  # [2, 3]
-        return Counts(*(f[0] for f in _counts(by_decision[1:], by_decision[:1])))
+        return counts_at_decisions(self.counts)
+
+
+# --- reading counts ----------------------------------------------------------
+# What every metric reads from `counts` of `ScoreHistogram`'s layout
+# `[num_buckets, thresholds + 1, decisions, label kinds]`: one batch's, or
+# the running sum that `HistogramTotals` keeps.
+
+
+def auc_histogram(counts):
+    """`[num_buckets, 2]`: (positive, negative) weight per AUC bucket."""
+    by_kind = ops.sum(counts, axis=(1, 2))
+    positives = by_kind[:, 1] + by_kind[:, 2]
+    return ops.stack([positives, by_kind[:, 0]], axis=-1)
+
+
+def counts_at_thresholds(counts):
+    """`Counts` with one entry per metric threshold, in increasing order."""
+    by_passed = ops.sum(counts, axis=(0, 2))  # [thresholds + 1, 3]
+    below = ops.cumsum(by_passed, axis=0)[:-1]
+    above = ops.flip(ops.cumsum(ops.flip(by_passed, 0), axis=0), 0)[1:]
+    return _counts(above, below)
+
+
+def counts_at_threshold(counts, thresholds, threshold):
+    """`Counts` (scalars) for `score > threshold`, one of the sorted
+    `thresholds` that `counts` were made with."""
+    if float(threshold) not in thresholds:
+        raise ValueError(
+            f"threshold {threshold} was not counted: these counts have "
+            f"thresholds {list(thresholds)}."
+        )
+    position = thresholds.index(float(threshold))
+    return Counts(*(field[position] for field in counts_at_thresholds(counts)))
+
+
+def counts_at_decisions(counts):
+    """`Counts` (scalars) for predicting positive where the decision was
+    yes."""
+    if counts.shape[2] != 2:
+        raise ValueError("These counts were made without `decisions`.")
+    by_decision = ops.sum(counts, axis=(0, 1))  # [2, 3]
+    return Counts(*(f[0] for f in _counts(by_decision[1:], by_decision[:1])))
 
 
 def _blocks(shape):

@@ -1,9 +1,9 @@
-"""Weighted means over every element seen, and the accuracies built on them."""
+"""Weighted means over every element seen, and the accuracies built on them
+(`BinaryAccuracy`, read from a histogram, is in `confusion.py`)."""
 
 import keras
 from keras import ops
 
-from keras_heads.metrics.histogram import ScoreHistogram
 from keras_heads.metrics.weights import align_labels
 from keras_heads.metrics.weights import broadcast_weights
 
@@ -47,11 +47,7 @@ class Mean(keras.metrics.Metric):
 
 
 class _MatchRate(Mean):
-    """A weighted fraction of matches, also fed from a `ScoreHistogram`."""
-
-    def add_counts(self, counts):
-        """Adds the scalar `Counts` of one batch (see `ScoreHistogram`)."""
-        self.add_sums(counts.matches, counts.total)
+    """A weighted fraction of matches."""
 
     def update_matches(self, matches, sample_weight=None):
         """Adds matches already computed: 1.0 (match) or 0.0 per element."""
@@ -72,25 +68,6 @@ class Accuracy(_MatchRate):
         y_true = ops.cast(align_labels(y_true, y_pred), "float32")
         matches = ops.equal(y_true, y_pred)
         super().update_state(ops.cast(matches, "float32"), sample_weight)
-
-
-class BinaryAccuracy(_MatchRate):
-    """The weighted fraction of `y_true == (y_pred > threshold)`."""
-
-    def __init__(self, threshold=0.5, name="binary_accuracy", dtype="float32"):
-        super().__init__(name=name, dtype=dtype)
-        self.threshold = threshold
-
-    def update_state(self, y_true, y_pred, sample_weight=None):
-        y_pred = ops.convert_to_tensor(y_pred)
-        histogram = ScoreHistogram(
-            align_labels(y_true, y_pred), y_pred, sample_weight,
-            num_buckets=1, thresholds=(self.threshold,),
-        )
-        self.add_counts(histogram.at_threshold(self.threshold))
-
-    def get_config(self):
-        return {**super().get_config(), "threshold": self.threshold}
 
 
 class AccuracyBaseline(Mean):

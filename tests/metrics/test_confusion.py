@@ -1,10 +1,11 @@
-"""Pins Precision and Recall at one threshold (metrics.md §5): weighted
-TP/FP/FN, non-zero labels are positive, strict `>`, 0 on a zero denominator,
-streaming."""
+"""Pins Precision, Recall and BinaryAccuracy at one threshold (metrics.md
+§4-§5): weighted TP/FP/FN, non-zero labels are positive, strict `>`, 0 on a
+zero denominator, streaming."""
 
 import numpy as np
 import pytest
 
+from keras_heads.metrics import BinaryAccuracy
 from keras_heads.metrics import Precision
 from keras_heads.metrics import Recall
 
@@ -201,4 +202,45 @@ def test_flattened_multi_column_with_per_example_weights(metric_cls, reference):
     metric = metric_cls()
     metric.update_state(labels, scores, weights)
     expected = reference(labels, scores, weights[:, None], np.float32(0.5))
+    assert float(metric.result()) == pytest.approx(expected, rel=1e-5)
+
+
+def _weighted_mean(values, weights):
+    values = np.asarray(values, np.float64)
+    weights = np.broadcast_to(np.asarray(weights, np.float64), values.shape)
+    return float(np.sum(values * weights) / np.sum(weights))
+
+
+# --- BinaryAccuracy ----------------------------------------------------------
+
+
+@pytest.mark.parametrize("threshold", [0.25, 0.5, 0.75])
+def test_binary_accuracy_uses_strict_greater(threshold):
+    """A probability equal to the threshold is predicted negative."""
+    labels = np.array([[0.0], [1.0], [1.0], [0.0]], np.float32)
+    probs = np.array(
+        [[threshold], [threshold],
+         [np.nextafter(np.float32(threshold), np.float32(1.0))], [0.0]],
+        np.float32,
+    )
+    weights = np.array([[1.0], [2.0], [3.0], [0.5]], np.float32)
+    predicted = (probs > np.float32(threshold)).astype(np.float32)
+    expected = _weighted_mean(labels == predicted, weights)
+    metric = BinaryAccuracy(threshold=threshold)
+    metric.update_state(labels, probs, weights)
+    # p == t counts as negative: the first example is right, the second wrong.
+    assert float(metric.result()) == pytest.approx(expected, rel=1e-6)
+    assert float(metric.result()) == pytest.approx((1.0 + 3.0 + 0.5) / 6.5, rel=1e-6)
+
+
+def test_binary_accuracy_random_against_numpy():
+    """Weighted fraction of y == (p > t) over random data."""
+    rng = np.random.default_rng(2)
+    labels = rng.integers(0, 2, size=(50, 1)).astype(np.float32)
+    probs = rng.uniform(size=(50, 1)).astype(np.float32)
+    weights = rng.uniform(0.0, 3.0, size=(50, 1)).astype(np.float32)
+    metric = BinaryAccuracy(threshold=0.3)
+    metric.update_state(labels[:20], probs[:20], weights[:20])
+    metric.update_state(labels[20:], probs[20:], weights[20:])
+    expected = _weighted_mean(labels == (probs > 0.3), weights)
     assert float(metric.result()) == pytest.approx(expected, rel=1e-5)

@@ -1,12 +1,11 @@
-"""Pins the weighted-mean family: Mean, Accuracy, BinaryAccuracy and
-AccuracyBaseline (metrics.md §2-§4, §7)."""
+"""Pins the weighted-mean family: Mean, Accuracy and AccuracyBaseline
+(metrics.md §2-§4, §7)."""
 
 import numpy as np
 import pytest
 
 from keras_heads.metrics import Accuracy
 from keras_heads.metrics import AccuracyBaseline
-from keras_heads.metrics import BinaryAccuracy
 from keras_heads.metrics import Mean
 
 
@@ -168,41 +167,6 @@ def test_accuracy_reconciles_b_labels_with_b1_predictions():
     metric.update_state(labels, preds)
     # Without the squeeze, [4] vs [4, 1] broadcasts to a [4, 4] comparison.
     assert _value(metric) == pytest.approx(expected)
-
-
-# --- BinaryAccuracy ----------------------------------------------------------
-
-
-@pytest.mark.parametrize("threshold", [0.25, 0.5, 0.75])
-def test_binary_accuracy_uses_strict_greater(threshold):
-    """A probability equal to the threshold is predicted negative."""
-    labels = np.array([[0.0], [1.0], [1.0], [0.0]], np.float32)
-    probs = np.array(
-        [[threshold], [threshold],
-         [np.nextafter(np.float32(threshold), np.float32(1.0))], [0.0]],
-        np.float32,
-    )
-    weights = np.array([[1.0], [2.0], [3.0], [0.5]], np.float32)
-    predicted = (probs > np.float32(threshold)).astype(np.float32)
-    expected = _weighted_mean(labels == predicted, weights)
-    metric = BinaryAccuracy(threshold=threshold)
-    metric.update_state(labels, probs, weights)
-    # p == t counts as negative: the first example is right, the second wrong.
-    assert _value(metric) == pytest.approx(expected, rel=1e-6)
-    assert _value(metric) == pytest.approx((1.0 + 3.0 + 0.5) / 6.5, rel=1e-6)
-
-
-def test_binary_accuracy_random_against_numpy():
-    """Weighted fraction of y == (p > t) over random data."""
-    rng = np.random.default_rng(2)
-    labels = rng.integers(0, 2, size=(50, 1)).astype(np.float32)
-    probs = rng.uniform(size=(50, 1)).astype(np.float32)
-    weights = rng.uniform(0.0, 3.0, size=(50, 1)).astype(np.float32)
-    metric = BinaryAccuracy(threshold=0.3)
-    metric.update_state(labels[:20], probs[:20], weights[:20])
-    metric.update_state(labels[20:], probs[20:], weights[20:])
-    expected = _weighted_mean(labels == (probs > 0.3), weights)
-    assert _value(metric) == pytest.approx(expected, rel=1e-5)
 
 
 # --- AccuracyBaseline --------------------------------------------------------

@@ -1,6 +1,8 @@
 """Binary heads: the logistic head of `multi_class_head(n_classes=2)` and
 `binary_svm_head`."""
 
+import functools
+
 from keras import ops
 
 from keras_heads import backend
@@ -72,6 +74,16 @@ class _BinaryLogisticHead(SingleHead):
         }, keys)
 
     def _head_metric_factories(self):
+        # The AUCs and the precision and recall at each threshold read one
+        # histogram state, made with the first of them.
+        totals = functools.cache(lambda: metrics.HistogramTotals(
+            common.AUC_THRESHOLDS, thresholds=self._thresholds,
+            histogram=ScoreHistogram,
+        ))
+
+        def shared(cls, key, **kwargs):
+            return lambda: cls(name=key, totals=totals(), **kwargs)
+
         factories = {
             MetricKey.ACCURACY: common.metric(
                 metrics.Accuracy, MetricKey.ACCURACY
@@ -85,8 +97,8 @@ class _BinaryLogisticHead(SingleHead):
             MetricKey.ACCURACY_BASELINE: common.metric(
                 metrics.Mean, MetricKey.ACCURACY_BASELINE
             ),
-            MetricKey.AUC: common.metric(TrapezoidAUC, MetricKey.AUC),
-            MetricKey.AUC_PR: common.metric(
+            MetricKey.AUC: shared(TrapezoidAUC, MetricKey.AUC),
+            MetricKey.AUC_PR: shared(
                 TrapezoidAUC, MetricKey.AUC_PR, curve="PR"
             ),
         }
@@ -95,12 +107,10 @@ class _BinaryLogisticHead(SingleHead):
             precision = MetricKey.PRECISION_MEAN % t
             recall = MetricKey.RECALL_MEAN % t
             factories[accuracy] = common.metric(metrics.Accuracy, accuracy)
-            factories[precision] = common.metric(
+            factories[precision] = shared(
                 PrecisionAtThreshold, precision, threshold=t
             )
-            factories[recall] = common.metric(
-                RecallAtThreshold, recall, threshold=t
-            )
+            factories[recall] = shared(RecallAtThreshold, recall, threshold=t)
         return factories
 
     def _update_head_metrics(self, metrics_, logits, labels, weights):
@@ -133,16 +143,8 @@ class _BinaryLogisticHead(SingleHead):
             columns, weights,
         )
         # AUCs and precision / recall (positive iff p > t): one histogram.
-        histogram = ScoreHistogram(
-            y, logits, weights, num_buckets=common.AUC_THRESHOLDS,
-            thresholds=thresholds, activation=ops.sigmoid,
-        )
-        metrics_[MetricKey.AUC].add_histogram(histogram)
-        metrics_[MetricKey.AUC_PR].add_histogram(histogram)
-        for t in thresholds:
-            counts = histogram.at_threshold(t)
-            metrics_[MetricKey.PRECISION_MEAN % t].add_counts(counts)
-            metrics_[MetricKey.RECALL_MEAN % t].add_counts(counts)
+        totals = metrics_[MetricKey.AUC].totals
+        totals.add(totals.histogram(y, logits, weights, activation=ops.sigmoid))
 
     def _output_alternative(self, logits, predictions, defer):
         return common.classification_alternative(

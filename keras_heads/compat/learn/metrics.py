@@ -48,10 +48,10 @@ class PrecisionAtThreshold(Precision):
     1.0
     """
 
-    def result(self):
-        return self.true_positives / (
-            self.true_positives + self.errors + _THRESHOLD_EPSILON
-        )
+    @staticmethod
+    def _rate(counts):
+        tp = counts.true_positives
+        return tp / (tp + counts.false_positives + _THRESHOLD_EPSILON)
 
 
 class RecallAtThreshold(Recall):
@@ -67,10 +67,10 @@ class RecallAtThreshold(Recall):
     0.5
     """
 
-    def result(self):
-        return self.true_positives / (
-            self.true_positives + self.errors + _THRESHOLD_EPSILON
-        )
+    @staticmethod
+    def _rate(counts):
+        tp = counts.true_positives
+        return tp / (tp + counts.false_negatives + _THRESHOLD_EPSILON)
 
 
 def add_column_means(means, values, weights):

@@ -27,7 +27,6 @@ from keras import ops
 from keras_heads import metrics
 from keras_heads.heads import classes
 from keras_heads.keys import MetricKeys
-from keras_heads.metrics.weights import align_labels
 
 # The AUC thresholds' margin below 0 and above 1.
 _THRESHOLD_EPSILON = 1e-7
@@ -129,15 +128,13 @@ class AUC(metrics.AUC):
     (0.454546, 0.673776)
     """
 
-    def update_state(self, y_true, y_pred, sample_weight=None):
-        self.add_histogram(ScoreHistogram(
-            y_true, y_pred, sample_weight, num_buckets=self.num_thresholds
-        ))
+    _histogram_class = ScoreHistogram
 
     def result(self):
-        above = _reverse_cumsum(self.histogram)
+        histogram = self.histogram
+        above = _reverse_cumsum(histogram)
         tp, fp = above[:, 0], above[:, 1]
-        totals = ops.sum(self.histogram, axis=0)
+        totals = ops.sum(histogram, axis=0)
         fn, tn = totals[0] - tp, totals[1] - fp
         recall = (tp + _SMOOTHING) / (tp + fn + _SMOOTHING)
         if self.curve == "PR":
@@ -159,14 +156,8 @@ class BinaryAccuracy(metrics.BinaryAccuracy):
     0.6667
     """
 
-    def update_state(self, y_true, y_pred, sample_weight=None):
-        y_pred = ops.convert_to_tensor(y_pred)
-        below = at_least(self.threshold)
-        histogram = metrics.ScoreHistogram(
-            align_labels(y_true, y_pred), y_pred, sample_weight,
-            num_buckets=1, thresholds=(below,),
-        )
-        self.add_counts(histogram.at_threshold(below))
+    # Counted as `p > at_least(t)`, which is `p >= t`.
+    _counted = staticmethod(at_least)
 
 
 class AccuracyBaseline(metrics.AccuracyBaseline):
@@ -197,30 +188,17 @@ def histogram_thresholds(thresholds):
     return tuple(thresholds) + tuple(at_least(t) for t in thresholds)
 
 
-def threshold_metrics(threshold):
-    """The three `.../positive_threshold_<t>` metrics of one threshold."""
+def threshold_metrics(threshold, totals):
+    """The three `.../positive_threshold_<t>` metrics of one threshold, read
+    from totals made with `histogram_thresholds`."""
     accuracy = MetricKeys.ACCURACY_AT_THRESHOLD % threshold
     precision = MetricKeys.PRECISION_AT_THRESHOLD % threshold
     recall = MetricKeys.RECALL_AT_THRESHOLD % threshold
     return {
-        accuracy: BinaryAccuracy(threshold, name=accuracy),
-        precision: metrics.Precision(threshold, name=precision),
-        recall: metrics.Recall(threshold, name=recall),
+        accuracy: BinaryAccuracy(threshold, name=accuracy, totals=totals),
+        precision: metrics.Precision(threshold, name=precision, totals=totals),
+        recall: metrics.Recall(threshold, name=recall, totals=totals),
     }
-
-
-def update_threshold_metrics(eval_metrics, key, thresholds, histogram):
-    """Feeds the `.../positive_threshold_<t>` metrics from a histogram made
-    with `histogram_thresholds(thresholds)`."""
-    for t in thresholds:
-        eval_metrics[key(MetricKeys.ACCURACY_AT_THRESHOLD % t)].add_counts(
-            histogram.at_threshold(at_least(t))
-        )
-        above = histogram.at_threshold(t)
-        eval_metrics[key(MetricKeys.PRECISION_AT_THRESHOLD % t)].add_counts(
-            above
-        )
-        eval_metrics[key(MetricKeys.RECALL_AT_THRESHOLD % t)].add_counts(above)
 
 
 class Semantics(classes.MetricSemantics):
@@ -234,4 +212,3 @@ class Semantics(classes.MetricSemantics):
     histogram = ScoreHistogram
     histogram_thresholds = staticmethod(histogram_thresholds)
     threshold_metrics = staticmethod(threshold_metrics)
-    update_threshold_metrics = staticmethod(update_threshold_metrics)
