@@ -30,26 +30,53 @@ def _reset_peak_rss():
 
 
 def measure(run, repetitions):
-    """Times `run`: the first call (tracing, compilation and one run) apart
-    from the steady-state repetitions; the peak resident memory is taken over
-    the steady repetitions, above what the process held before them."""
-    start = time.perf_counter()
-    values = run()
-    first = time.perf_counter() - start
-    has_peak = _reset_peak_rss()
-    baseline = _status_kib("VmRSS")
-    times = []
-    for _ in range(repetitions):
+    """Times `run` alone (see `measure_together`)."""
+    return measure_together({"run": run}, repetitions)["run"]
+
+
+def measure_together(runs, repetitions):
+    """Times each of `runs` (`{name: run}`): the first call (tracing,
+    compilation and one run) apart from `repetitions` steady-state calls.
+
+    The steady calls alternate between the runs, round by round (in reverse
+    order every other round), so that implementations compared with each
+    other see the same state of a shared, noisy machine. The peak resident
+    memory of a run is the largest rise above what the process held just
+    before one of its steady calls.
+    """
+    results = {}
+    for name, run in runs.items():
         start = time.perf_counter()
         values = run()
-        times.append(time.perf_counter() - start)
-    median = float(np.median(times))
+        results[name] = {
+            "first": time.perf_counter() - start, "times": [], "peak": None,
+            "values": values,
+        }
+    names = list(runs)
+    for round_ in range(repetitions):
+        for name in names if round_ % 2 == 0 else names[::-1]:
+            has_peak = _reset_peak_rss()
+            baseline = _status_kib("VmRSS")
+            start = time.perf_counter()
+            values = runs[name]()
+            elapsed = time.perf_counter() - start
+            entry = results[name]
+            entry["times"].append(elapsed)
+            entry["values"] = values
+            if has_peak:
+                rise = (_status_kib("VmHWM") - baseline) / 1024
+                entry["peak"] = rise if entry["peak"] is None else max(
+                    entry["peak"], rise
+                )
+    return {name: _summary(entry) for name, entry in results.items()}
+
+
+def _summary(entry):
+    median = float(np.median(entry["times"]))
     return {
         "seconds": median,
-        "all_seconds": times,
-        "compile_seconds": max(first - median, 0.0),
-        "peak_mib": (
-            (_status_kib("VmHWM") - baseline) / 1024 if has_peak else None
-        ),
-        "values": {k: float(v) for k, v in values.items()},
+        "all_seconds": entry["times"],
+        "compile_seconds": max(entry["first"] - median, 0.0),
+        "peak_mib": entry["peak"],
+        "values": {k: float(v) for k, v in entry["values"].items()},
     }

@@ -3,8 +3,10 @@
     python -m benchmarks.run                 # everything but the reference
     python -m benchmarks.run --table-only    # reprint from benchmarks/results
 
-Each implementation runs in its own process (see `benchmarks.worker`), one
-after the other, and writes `benchmarks/results/<name>.json`. The reference
+keras_heads and the hand-written code of the same framework run in one
+process (see `benchmarks.worker`), their repetitions alternating; each
+framework's process runs after the other, and every implementation writes
+`benchmarks/results/<name>.json`. The reference
 runs in its own virtualenv (`make bench-reference`); its results, when
 present, join the table. Rates are medians over the repetitions; "vs hand"
 is keras_heads' time over the hand-written time on the same framework (1.00
@@ -52,22 +54,36 @@ REFERENCE_XLA = "reference-xla"  # the same compiled with XLA, where it can be
 RTOL, ATOL, TRAIN_RTOL = 1e-4, 1e-5, 2e-3
 
 
-def run_worker(name, repetitions, selected):
-    worker, backend, _, extra_env = IMPLEMENTATIONS[name]
+def run_worker(names, repetitions, selected):
+    """Runs `names` (implementations of one framework) in one worker process,
+    their repetitions alternating."""
+    specs = [IMPLEMENTATIONS[name] for name in names]
     RESULTS.mkdir(exist_ok=True)
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", **extra_env)
-    if backend:
-        env["KERAS_BACKEND"] = backend
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", **specs[0][3])
+    backends = {backend for _, backend, _, _ in specs if backend}
+    if backends:
+        (env["KERAS_BACKEND"],) = backends
     command = [
-        sys.executable, "-m", "benchmarks.worker", worker,
-        "--out", str(RESULTS / f"{name}.json"),
+        sys.executable, "-m", "benchmarks.worker",
+        *(worker for worker, _, _, _ in specs),
+        "--out", *(str(RESULTS / f"{name}.json") for name in names),
         "--repetitions", str(repetitions),
     ]
     if selected:
         command += ["--workloads", *selected]
-    print(f"running {name} ...", flush=True)
-    with open(RESULTS / f"{name}.log", "w") as log:
+    print(f"running {' + '.join(names)} ...", flush=True)
+    log_name = "+".join(names)
+    with open(RESULTS / f"{log_name}.log", "w") as log:
         subprocess.run(command, env=env, stderr=log, check=True)
+
+
+def by_framework(names):
+    """`names` grouped by framework (keras_heads with the hand-written code
+    it is compared with), in order."""
+    groups = {}
+    for name in names:
+        groups.setdefault(IMPLEMENTATIONS[name][2], []).append(name)
+    return list(groups.values())
 
 
 def load_results():
@@ -277,8 +293,8 @@ def main(argv=None):
     parser.add_argument("--table-only", action="store_true")
     args = parser.parse_args(argv)
     if not args.table_only:
-        for name in args.implementations or DEFAULT:
-            run_worker(name, args.repetitions, args.workloads)
+        for names in by_framework(args.implementations or DEFAULT):
+            run_worker(names, args.repetitions, args.workloads)
     results = load_results()
     if not results:
         sys.exit("No results yet: run `make bench`.")

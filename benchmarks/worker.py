@@ -1,11 +1,14 @@
-"""Runs one implementation over the workloads and writes its results as JSON.
+"""Runs implementations over the workloads and writes each one's results as
+JSON.
 
-    python -m benchmarks.worker IMPLEMENTATION --out FILE [--workloads ...]
+    python -m benchmarks.worker IMPLEMENTATION... --out FILE... [--workloads ...]
 
 IMPLEMENTATION is `keras_heads` (on $KERAS_BACKEND), `tensorflow` or `jax`
 (hand-written), or `reference` (tensorflow-estimator 2.15, in its own
-virtualenv). Run by `benchmarks.run`; one process per implementation, so
-each framework starts cold and owns the machine's two cores.
+virtualenv). Run by `benchmarks.run`, one process per framework: keras_heads
+and the hand-written code on the same framework run in the same process, a
+workload's repetitions alternating between them (`harness.measure_together`),
+so that a ratio of their medians compares runs on the same, shared machine.
 """
 
 import argparse
@@ -26,48 +29,69 @@ MODULES = {
 
 def main(argv=None):
     parser = argparse.ArgumentParser()
-    parser.add_argument("implementation", choices=sorted(MODULES))
-    parser.add_argument("--out", required=True)
+    parser.add_argument("implementations", nargs="+", choices=sorted(MODULES))
+    parser.add_argument("--out", nargs="+", required=True)
     parser.add_argument("--workloads", nargs="*")
     parser.add_argument("--repetitions", type=int, default=5)
     args = parser.parse_args(argv)
+    if len(args.out) != len(args.implementations):
+        parser.error(
+            f"--out: expected one file per implementation "
+            f"({len(args.implementations)}); received {len(args.out)}."
+        )
 
     from benchmarks import harness
     from benchmarks import workloads
 
-    module = importlib.import_module(MODULES[args.implementation])
-    label = module.LABEL
-    if os.environ.get("BENCH_VARIANT"):
-        label += f" [{os.environ['BENCH_VARIANT']}]"
-    selected = args.workloads or list(workloads.WORKLOADS)
-    results = {}
-    for name in selected:
-        workload = workloads.WORKLOADS[name]
-        print(f"  {label}: {name}", file=sys.stderr, flush=True)
+    modules = {
+        name: importlib.import_module(MODULES[name])
+        for name in args.implementations
+    }
+    results = {name: {} for name in modules}
+    for workload_name in args.workloads or list(workloads.WORKLOADS):
+        workload = workloads.WORKLOADS[workload_name]
+        runs = {}
+        for name, module in modules.items():
+            print(f"  {_label(module)}: {workload_name}", file=sys.stderr,
+                  flush=True)
+            try:
+                run = module.build(workload)
+                if run is not None:
+                    runs[name] = run
+            except Exception as error:  # reported in the table, never hidden
+                traceback.print_exc()
+                results[name][workload_name] = _error(error)
         try:
-            run = module.build(workload)
-            if run is None:
-                continue
-            results[name] = harness.measure(run, args.repetitions)
-            extra = getattr(run, "extra", None)
-            if extra:
-                results[name].update(extra)
-        except Exception as error:  # reported in the table, never hidden
+            measured = harness.measure_together(runs, args.repetitions)
+        except Exception as error:
             traceback.print_exc()
-            results[name] = {"error": f"{type(error).__name__}: {error}"}
-    with open(args.out, "w") as out:
-        json.dump(
-            {
-                "implementation": label,
-                "versions": module.versions(),
-                "python": platform.python_version(),
-                "machine": f"{platform.machine()}, {os.cpu_count()} cores",
-                "repetitions": args.repetitions,
-                "results": results,
-            },
-            out,
-            indent=1,
-        )
+            measured = {name: _error(error) for name in runs}
+        for name, result in measured.items():
+            result.update(getattr(runs[name], "extra", None) or {})
+            results[name][workload_name] = result
+    for (name, module), out in zip(modules.items(), args.out):
+        with open(out, "w") as file:
+            json.dump(
+                {
+                    "implementation": _label(module),
+                    "versions": module.versions(),
+                    "python": platform.python_version(),
+                    "machine": f"{platform.machine()}, {os.cpu_count()} cores",
+                    "repetitions": args.repetitions,
+                    "results": results[name],
+                },
+                file,
+                indent=1,
+            )
+
+
+def _label(module):
+    variant = os.environ.get("BENCH_VARIANT")
+    return module.LABEL + (f" [{variant}]" if variant else "")
+
+
+def _error(error):
+    return {"error": f"{type(error).__name__}: {error}"}
 
 
 if __name__ == "__main__":

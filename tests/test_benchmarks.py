@@ -63,3 +63,30 @@ def test_measure_separates_first_call_and_reports_every_repetition():
     assert len(measured["all_seconds"]) == 5
     assert measured["values"] == {"value": 6.0}
     assert measured["compile_seconds"] >= 0.0
+
+
+def test_measure_together_alternates_the_runs_round_by_round():
+    order = []
+
+    def run_named(name):
+        def run():
+            order.append(name)
+            return {"calls": order.count(name)}
+        return run
+
+    measured = harness.measure_together(
+        {"a": run_named("a"), "b": run_named("b")}, repetitions=3
+    )
+    # First calls, then rounds in alternating order: ab, ba, ab.
+    assert order == ["a", "b", "a", "b", "b", "a", "a", "b"]
+    for name in "ab":
+        assert len(measured[name]["all_seconds"]) == 3
+        assert measured[name]["values"] == {"calls": 4.0}
+
+
+def test_implementations_are_grouped_by_framework():
+    groups = run.by_framework(run.DEFAULT)
+    assert groups[0] == ["keras_heads-tensorflow", "handwritten-tensorflow"]
+    assert ["keras_heads-jax", "handwritten-jax"] in groups
+    for group in groups:
+        assert len({run.IMPLEMENTATIONS[n][2] for n in group}) == 1
