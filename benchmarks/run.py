@@ -21,6 +21,7 @@ import subprocess
 import sys
 
 from benchmarks import workloads
+from benchmarks.workloads import REPETITIONS
 
 RESULTS = pathlib.Path(__file__).parent / "results"
 
@@ -285,7 +286,7 @@ def _floor_line(rows, results, floor):
 
 def main(argv=None):
     parser = argparse.ArgumentParser()
-    parser.add_argument("--repetitions", type=int, default=5)
+    parser.add_argument("--repetitions", type=int, default=REPETITIONS)
     parser.add_argument("--workloads", nargs="*")
     parser.add_argument(
         "--implementations", nargs="*", choices=sorted(IMPLEMENTATIONS)

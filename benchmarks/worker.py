@@ -19,6 +19,9 @@ import platform
 import sys
 import traceback
 
+from benchmarks import workloads
+from benchmarks.workloads import REPETITIONS
+
 MODULES = {
     "keras_heads": "benchmarks.ours",
     "tensorflow": "benchmarks.handwritten_tf",
@@ -32,7 +35,7 @@ def main(argv=None):
     parser.add_argument("implementations", nargs="+", choices=sorted(MODULES))
     parser.add_argument("--out", nargs="+", required=True)
     parser.add_argument("--workloads", nargs="*")
-    parser.add_argument("--repetitions", type=int, default=5)
+    parser.add_argument("--repetitions", type=int, default=REPETITIONS)
     args = parser.parse_args(argv)
     if len(args.out) != len(args.implementations):
         parser.error(
@@ -41,7 +44,6 @@ def main(argv=None):
         )
 
     from benchmarks import harness
-    from benchmarks import workloads
 
     modules = {
         name: importlib.import_module(MODULES[name])

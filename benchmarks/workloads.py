@@ -34,6 +34,11 @@ class Workload:
         )
 
 
+# Timed repetitions of each workload (after a first, compiling call); the
+# table reports their median. The machine is shared and noisy: 11 make a
+# median that moves far less between runs than 5.
+REPETITIONS = 11
+
 WORKLOADS = {
     w.name: w
     for w in (
