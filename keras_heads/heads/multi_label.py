@@ -294,11 +294,15 @@ class MultiLabelHead(SingleHead):
             by_column=True,
         )
         weights = metrics.broadcast_weights(w, p)
-        totals = ops.sum(ops.reshape(p * weights, (-1, len(selected))), axis=0)
+        probability_sums = ops.sum(
+            ops.reshape(p * weights, (-1, len(selected))), axis=0
+        )
         count = ops.sum(weights[..., 0])
         for column, class_id in enumerate(selected):
             mean_key, auc_key, _ = self._class_keys(class_id)
-            eval_metrics[key(mean_key)].add_sums(totals[column], count)
+            eval_metrics[key(mean_key)].add_sums(
+                probability_sums[column], count
+            )
             eval_metrics[key(auc_key)].add_histogram(per_class, column)
 
     # --- export ----------------------------------------------------------------
