@@ -56,11 +56,16 @@ class HistogramTotals(keras.metrics.Metric):
     def histogram(self, labels, scores, weights=None, decisions=None,
                   activation=None):
         """One batch's `ScoreHistogram`, laid out as these totals."""
-        if (decisions is not None) != self.decisions:
+        if self.decisions and decisions is None:
             raise ValueError(
-                f"decisions: these totals were made with decisions="
-                f"{self.decisions}; received "
-                f"{'none' if decisions is None else 'a tensor'}."
+                "decisions: these totals count a decision per score (a "
+                "binary head's `logits > 0`), so every batch needs one; feed "
+                "a head's metrics with its `update_metrics`. Received none."
+            )
+        if decisions is not None and not self.decisions:
+            raise ValueError(
+                "decisions: these totals were made with decisions=False; "
+                "received a decisions tensor."
             )
         return self._histogram(
             labels, scores, weights, num_buckets=self.num_buckets,

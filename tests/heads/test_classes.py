@@ -71,3 +71,10 @@ def test_shared_state_streams_like_separate_metrics():
         assert float(backends.numpy(eval_metrics[key].result())) == (
             pytest.approx(value, rel=1e-6)
         ), key
+
+
+def test_a_binary_heads_shared_metrics_say_how_to_feed_them():
+    eval_metrics = kh.BinaryClassHead().metrics()
+    with pytest.raises(ValueError, match="feed a head's metrics with its "
+                       "`update_metrics`"):
+        eval_metrics["precision"].update_state([[1.0]], [[0.9]])

@@ -110,9 +110,14 @@ def test_decisions_are_read_from_totals_that_count_them():
         assert float(at_decisions.result()) == pytest.approx(
             float(at_threshold.result()), rel=1e-6
         )
-    with pytest.raises(ValueError, match="decisions: these totals were made "
-                       "with decisions=True; received none"):
+    with pytest.raises(ValueError, match="decisions: these totals count a "
+                       "decision per score.*Received none"):
         totals.histogram(labels, scores, weights)
+    with pytest.raises(ValueError, match="made with decisions=False; "
+                       "received a decisions tensor"):
+        HistogramTotals(num_buckets=5).histogram(
+            labels, scores, weights, decisions=decisions
+        )
 
 
 @pytest.mark.parametrize(
