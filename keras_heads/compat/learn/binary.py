@@ -75,7 +75,8 @@ class _BinaryLogisticHead(SingleHead):
 
     def _head_metric_factories(self):
         # The AUCs and the precision and recall at each threshold read one
-        # histogram state, made with the first of them.
+        # histogram state, made when the first of them is (so metrics that
+        # are never built, as in a lazy TRAIN spec, make none).
         totals = functools.cache(lambda: metrics.HistogramTotals(
             common.AUC_THRESHOLDS, thresholds=self._thresholds,
             histogram=ScoreHistogram,
