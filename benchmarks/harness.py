@@ -29,11 +29,6 @@ def _reset_peak_rss():
         return False
 
 
-def measure(run, repetitions):
-    """Times `run` alone (see `measure_together`)."""
-    return measure_together({"run": run}, repetitions)["run"]
-
-
 def measure_together(runs, repetitions):
     """Times each of `runs` (`{name: run}`): the first call (tracing,
     compilation and one run) apart from `repetitions` steady-state calls.

@@ -58,7 +58,9 @@ def test_measure_separates_first_call_and_reports_every_repetition():
         calls.append(1)
         return {"value": len(calls)}
 
-    measured = harness.measure(work, repetitions=5)
+    measured = harness.measure_together({"work": work}, repetitions=5)[
+        "work"
+    ]
     assert len(calls) == 6
     assert len(measured["all_seconds"]) == 5
     assert measured["values"] == {"value": 6.0}

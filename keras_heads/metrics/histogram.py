@@ -148,15 +148,6 @@ class ScoreHistogram:
         )
         return ops.sum(ops.cast(above, "int32"), axis=-1)
 
-    @property
-    def num_buckets(self):
-        return self._num_buckets
-
-    @property
-    def thresholds(self):
-        """The distinct metric thresholds counted, in increasing order."""
-        return self._thresholds
-
     def column_counts(self, column):
         """`counts` of one column of a `by_column` histogram."""
         return self._column_counts[column]
