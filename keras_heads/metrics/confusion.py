@@ -64,7 +64,15 @@ class _CountsRate(keras.metrics.Metric):
         return {**super().get_config(), "threshold": self.threshold}
 
 
-class Precision(_CountsRate):
+class _ErrorRate(_CountsRate):
+    """`TP / (TP + errors)`, 0 when both are 0; `_errors` picks the kind."""
+
+    def _rate(self, counts):
+        tp = counts.true_positives
+        return ops.divide_no_nan(tp, tp + self._errors(counts))
+
+
+class Precision(_ErrorRate):
     """`TP / (TP + FP)` at `y_pred > threshold`; 0 with no predicted positive.
 
     Example:
@@ -80,12 +88,11 @@ class Precision(_CountsRate):
         super().__init__(threshold, name, dtype, totals)
 
     @staticmethod
-    def _rate(counts):
-        tp = counts.true_positives
-        return ops.divide_no_nan(tp, tp + counts.false_positives)
+    def _errors(counts):
+        return counts.false_positives
 
 
-class Recall(_CountsRate):
+class Recall(_ErrorRate):
     """`TP / (TP + FN)` at `y_pred > threshold`; 0 with no positive label."""
 
     def __init__(self, threshold=0.5, name="recall", dtype="float32",
@@ -93,9 +100,8 @@ class Recall(_CountsRate):
         super().__init__(threshold, name, dtype, totals)
 
     @staticmethod
-    def _rate(counts):
-        tp = counts.true_positives
-        return ops.divide_no_nan(tp, tp + counts.false_negatives)
+    def _errors(counts):
+        return counts.false_negatives
 
 
 class BinaryAccuracy(_CountsRate):

@@ -35,7 +35,15 @@ __all__ = [
 ]
 
 
-class PrecisionAtThreshold(Precision):
+class _Smoothed:
+    """`TP / (TP + errors + 1e-7)`, TF1's form of a precision or recall."""
+
+    def _rate(self, counts):
+        tp = counts.true_positives
+        return tp / (tp + self._errors(counts) + _THRESHOLD_EPSILON)
+
+
+class PrecisionAtThreshold(_Smoothed, Precision):
     """`TP / (TP + FP + 1e-7)` at `score > threshold` (labels: non-zero is
     positive).
 
@@ -48,13 +56,8 @@ class PrecisionAtThreshold(Precision):
     1.0
     """
 
-    @staticmethod
-    def _rate(counts):
-        tp = counts.true_positives
-        return tp / (tp + counts.false_positives + _THRESHOLD_EPSILON)
 
-
-class RecallAtThreshold(Recall):
+class RecallAtThreshold(_Smoothed, Recall):
     """`TP / (TP + FN + 1e-7)` at `score > threshold` (labels: non-zero is
     positive).
 
@@ -66,11 +69,6 @@ class RecallAtThreshold(Recall):
     >>> round(float(m.result()), 6)
     0.5
     """
-
-    @staticmethod
-    def _rate(counts):
-        tp = counts.true_positives
-        return tp / (tp + counts.false_negatives + _THRESHOLD_EPSILON)
 
 
 def add_column_means(means, values, weights):
