@@ -113,10 +113,12 @@ class BinaryClassHead(SingleHead):
                 "label_vocabulary=[<negative class>, <positive class>] to "
                 "BinaryClassHead, or give labels as 0/1 numbers."
             )
-        labels = ops.cast(labels, "float32")
-        return label_ops.guard_range(
+        if backend.is_traced(labels):
+            return label_ops.poison_outside(labels, 0.0, 1.0)
+        labels = label_ops.guard_range(
             labels, 0.0, 1.0, "Labels must be <= 2 - 1", "Labels must be >= 0"
         )
+        return ops.cast(labels, "float32")
 
     def _default_loss(self, labels, logits):
         return losses.sigmoid_cross_entropy(labels, logits)

@@ -223,7 +223,7 @@ class MultiLabelHead(SingleHead):
         return values
 
     def _default_loss(self, labels, logits):
-        labels = label_ops.poison_outside(ops.cast(labels, "float32"), 0.0, 1.0)
+        labels = label_ops.poison_outside(labels, 0.0, 1.0)
         return ops.mean(
             losses.sigmoid_cross_entropy(labels, logits), axis=-1,
             keepdims=True,

@@ -7,6 +7,7 @@ when values are known, and inside compiled functions an invalid label turns
 the loss into NaN instead of passing silently.
 """
 
+import math
 
 import keras
 import numpy as np
@@ -132,13 +133,29 @@ def guard_range(values, lower, upper, too_large, too_small):
 
 
 def poison_outside(values, lower, upper):
-    """Float `values`, NaN where outside `[lower, upper]`.
+    """`values` as float32, NaN where outside `[lower, upper]` (or NaN).
 
-    `0 * sqrt((v - lower)(upper - v))` is 0 inside the range and NaN
-    outside it (or for NaN): the same as a `where`, without the select that
-    XLA on CPU vectorises poorly (a `where` made a large multi-label loss
-    2x slower).
+    Float and 8-bit values get `0 * sqrt((v - lower)(upper - v))` added: 0
+    inside the range, NaN outside it, and no `select`, which XLA on CPU
+    vectorises poorly inside a loss (a `where` there made a large
+    multi-label loss 2x slower). Wider integers take a `where`: XLA on CPU
+    cannot fuse their float conversion into the loss and gives it a pass of
+    its own, where the check costs nothing, and the loss is left with less
+    to do (a W1 step on JAX: 8-19% faster than with the square root).
+
+    >>> values = poison_outside(ops.convert_to_tensor([0, 1, 2]), 0, 1)
+    >>> ops.convert_to_numpy(values).tolist()
+    [0.0, 1.0, nan]
     """
+    dtype = keras.backend.standardize_dtype(values.dtype)
+    if dtype == "bool":
+        return ops.cast(values, "float32")
+    if keras.backend.is_int_dtype(dtype) and np.dtype(dtype).itemsize > 1:
+        inside = ops.logical_and(
+            values >= math.ceil(lower), values <= math.floor(upper)
+        )
+        return ops.where(inside, ops.cast(values, "float32"), np.nan)
+    values = ops.cast(values, "float32")
     inside = (values - lower) * (upper - values)
     return values + 0.0 * ops.sqrt(inside)
 

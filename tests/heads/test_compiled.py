@@ -227,6 +227,26 @@ OUT_OF_RANGE = {
         np.zeros((3, 1), "float32"),
         np.array([[1.0], [2.0], [0.0]], "float32"),
     ),
+    "binary_int64_label_2": (
+        lambda: kh.BinaryClassHead(),
+        np.zeros((3, 1), "float32"),
+        np.array([[1], [2], [0]], "int64"),
+    ),
+    "binary_int8_label_-1": (
+        lambda: kh.BinaryClassHead(),
+        np.zeros((3, 1), "float32"),
+        np.array([[1], [-1], [0]], "int8"),
+    ),
+    "multi_label_int32_label_2": (
+        lambda: kh.MultiLabelHead(2),
+        np.zeros((2, 2), "float32"),
+        np.array([[1, 0], [2, 0]], "int32"),
+    ),
+    "multi_label_float_label_1.5": (
+        lambda: kh.MultiLabelHead(2),
+        np.zeros((2, 2), "float32"),
+        np.array([[1.0, 0.0], [0.0, 1.5]], "float32"),
+    ),
     "multi_class_id_7": (
         lambda: kh.MultiClassHead(3),
         np.zeros((3, 3), "float32"),
@@ -255,7 +275,7 @@ def test_out_of_range_label_gives_nan_loss_when_traced(name, compile_fn):
     )
 
     assert np.isnan(backends.numpy(traced_loss(logits, labels)))
-    with pytest.raises(ValueError, match="Labels must be"):
+    with pytest.raises(ValueError, match="Labels must be|labels must be"):
         head.loss(labels=labels, logits=logits)
 
 
