@@ -124,3 +124,22 @@ def test_out_of_range_and_nan_scores_stay_in_the_histogram():
     )
     counts = ops.convert_to_numpy(histogram.auc_histogram())
     assert counts.sum() == 3.0
+
+
+@pytest.mark.parametrize("weight", [1.0, 2.5, np.float32(0.5)])
+def test_one_weight_for_every_score_scales_the_counts(weight):
+    labels, scores, _ = _data(seed=3)
+    scalar = ScoreHistogram(labels, scores, weight, thresholds=[0.5])
+    spread = ScoreHistogram(
+        labels, scores, np.full(scores.shape, weight, "float32"),
+        thresholds=[0.5],
+    )
+    np.testing.assert_allclose(
+        ops.convert_to_numpy(scalar.counts),
+        ops.convert_to_numpy(spread.counts), rtol=1e-6,
+    )
+    # Scaled as a whole, not per score: the total is the weight times the
+    # number of scores.
+    assert float(ops.convert_to_numpy(ops.sum(scalar.counts))) == (
+        pytest.approx(float(weight) * scores.size)
+    )
