@@ -11,6 +11,7 @@ from keras_heads.keys import MetricKeys
 from keras_heads.keys import PredictionKeys
 from keras_heads.keys import SignatureKeys
 from keras_heads import metrics
+from keras_heads.metrics.weights import weighted_sums
 from keras_heads.ops import labels as label_ops
 from keras_heads.ops import losses
 from keras_heads.ops.reduction import Reduction
@@ -179,11 +180,15 @@ class BinaryClassHead(SingleHead):
             eval_metrics, key, y, batch.logits, w,
             decisions=batch.logits > 0.0,
         )
-        eval_metrics[key(MetricKeys.PREDICTION_MEAN)].update_state(
-            ops.sigmoid(batch.logits), w
+        (prediction_sum, label_sum), weight_sum = weighted_sums(
+            [ops.sigmoid(batch.logits), y], w
         )
-        eval_metrics[key(MetricKeys.LABEL_MEAN)].update_state(y, w)
-        eval_metrics[key(MetricKeys.ACCURACY_BASELINE)].update_state(y, w)
+        eval_metrics[key(MetricKeys.PREDICTION_MEAN)].add_sums(
+            prediction_sum, weight_sum
+        )
+        for mean_of_labels in (MetricKeys.LABEL_MEAN,
+                               MetricKeys.ACCURACY_BASELINE):
+            eval_metrics[key(mean_of_labels)].add_sums(label_sum, weight_sum)
 
     # --- export ----------------------------------------------------------------
 

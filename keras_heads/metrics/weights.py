@@ -32,3 +32,24 @@ def broadcast_weights(sample_weight, values):
     elif weight_rank and value_rank == weight_rank + 1:
         weights = ops.expand_dims(weights, -1)
     return weights * ones
+
+
+def weighted_sums(values, sample_weight=None):
+    """`([sum(w * v) for v in values], sum(w))`, from one reduction.
+
+    `values` share one shape and `sample_weight` broadcasts to it (see
+    `broadcast_weights`). One reduction, not one per sum: compiled for CPU,
+    each reduction has a fixed cost far above its arithmetic (TensorFlow
+    2.21's XLA: about 170 us for 65,536 floats), so a binary head's
+    prediction and label means cost one reduction instead of two.
+
+    >>> sums, total = weighted_sums([[1.0, 3.0], [0.0, 1.0]], [1.0, 0.5])
+    >>> [float(s) for s in sums], float(total)
+    ([2.5, 0.5], 1.5)
+    """
+    values = [ops.cast(ops.convert_to_tensor(v), "float32") for v in values]
+    weights = broadcast_weights(sample_weight, values[0])
+    columns = [ops.reshape(v * weights, (-1,)) for v in values]
+    columns.append(ops.reshape(weights, (-1,)))
+    sums = ops.sum(ops.stack(columns, axis=-1), axis=0)
+    return [sums[i] for i in range(len(values))], sums[-1]
