@@ -49,7 +49,9 @@ def weighted_sums(values, sample_weight=None):
     """
     values = [ops.cast(ops.convert_to_tensor(v), "float32") for v in values]
     weights = broadcast_weights(sample_weight, values[0])
-    columns = [ops.reshape(v * weights, (-1,)) for v in values]
-    columns.append(ops.reshape(weights, (-1,)))
-    sums = ops.sum(ops.stack(columns, axis=-1), axis=0)
+    rows = [ops.reshape(v * weights, (-1,)) for v in values]
+    rows.append(ops.reshape(weights, (-1,)))
+    # Stacked as rows: XLA on CPU reduces `[n, N]` along its rows quickly,
+    # and `[N, n]` along its columns many times slower.
+    sums = ops.sum(ops.stack(rows), axis=1)
     return [sums[i] for i in range(len(values))], sums[-1]
