@@ -332,8 +332,14 @@ def _evaluation(workload):
     step = jax.jit(update, donate_argnums=0)
     final = jax.jit(results)
 
-    def run():
+    state = None
+
+    def reset():
+        nonlocal state
         state = (jnp.zeros(bins, jnp.float32), jnp.zeros(n_sums, jnp.float32))
+
+    def run():
+        nonlocal state
         losses = []
         for i in order:
             state, loss = step(state, logits[i], labels[i])
@@ -342,6 +348,7 @@ def _evaluation(workload):
         values["mean batch loss"] = float(np.mean(jax.device_get(losses)))
         return values
 
+    run.reset = reset
     return run
 
 

@@ -94,13 +94,21 @@ def _evaluation(workload):
             lambda state: head.stateless_metric_results(state, eval_metrics)
         )
 
+        state = None
+
+        def reset():
+            nonlocal state
+            state = [jax.numpy.copy(v) for v in initial]
+
         def run():
-            state, losses = [jax.numpy.copy(v) for v in initial], []
+            nonlocal state
+            losses = []
             for i in order:
                 state, loss = step(state, logits[i], labels[i])
                 losses.append(loss)
             return _values(results(state), losses)
 
+        run.reset = reset
         return run
 
     @_compile
@@ -113,13 +121,16 @@ def _evaluation(workload):
         lambda: {key: m.result() for key, m in eval_metrics.items()}
     )
 
-    def run():
+    def reset():
         for metric in eval_metrics.values():
             metric.reset_state()
+
+    def run():
         call = _fastest_call(step, logits[0], labels[0])
         losses = [call(logits[i], labels[i]) for i in order]
         return _values(results(), losses)
 
+    run.reset = reset
     return run
 
 
@@ -227,10 +238,10 @@ def _train(workload):
             return loss.detach()
 
     def run():
-        reset()
         call = _fastest_call(step, x, labels)
         return _train_values([call(x, labels) for _ in range(steps)])
 
+    run.reset = reset
     return run
 
 

@@ -99,12 +99,15 @@ def _evaluation(workload, mode):
     step = _function(step, mode)
     results = _function(results, mode)
 
-    def run():
+    def reset():
         for metric in eval_metrics.values():
             metric.reset_state()
+
+    def run():
         losses = [step(logits[i], labels[i]) for i in order]
         return _values(results(), losses)
 
+    run.reset = reset
     return run
 
 
@@ -161,9 +164,9 @@ def _train(workload, mode):
     step = _function(step, mode)
 
     def run():
-        reset()
         return _train_values([step(x, labels) for _ in range(steps)])
 
+    run.reset = reset
     return run
 
 

@@ -86,6 +86,22 @@ def test_measure_together_alternates_the_runs_round_by_round():
         assert measured[name]["values"] == {"calls": 4.0}
 
 
+def test_measure_together_resets_each_run_before_every_call_untimed():
+    events = []
+
+    def run():
+        events.append("run")
+        return {"runs": events.count("run")}
+
+    def reset():
+        events.append("reset")
+
+    run.reset = reset
+    measured = harness.measure_together({"work": run}, repetitions=2)["work"]
+    assert events == ["reset", "run"] * 3
+    assert measured["values"] == {"runs": 3.0}
+
+
 def test_implementations_are_grouped_by_framework():
     groups = run.by_framework(run.DEFAULT)
     assert groups[0] == ["keras_heads-tensorflow", "handwritten-tensorflow"]

@@ -5,7 +5,7 @@ import keras
 from keras import ops
 
 from keras_heads.metrics.weights import align_labels
-from keras_heads.metrics.weights import broadcast_weights
+from keras_heads.metrics.weights import weighted_sums
 
 
 class Mean(keras.metrics.Metric):
@@ -33,9 +33,8 @@ class Mean(keras.metrics.Metric):
         )
 
     def update_state(self, values, sample_weight=None):
-        values = ops.cast(ops.convert_to_tensor(values), "float32")
-        weights = broadcast_weights(sample_weight, values)
-        self.add_sums(ops.sum(values * weights), ops.sum(weights))
+        (total,), count = weighted_sums([values], sample_weight)
+        self.add_sums(total, count)
 
     def add_sums(self, total, count):
         """Adds a batch's weighted sum of values and sum of weights."""

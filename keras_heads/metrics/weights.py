@@ -37,16 +37,10 @@ def broadcast_weights(sample_weight, values):
 
 
 def weighted_sums(values, sample_weight=None):
-    """`([sum(w * v) for v in values], sum(w))`.
+    """`([sum(w * v) for v in values], sum(w))`, each sum a `backend.sum_all`.
 
     `values` share one shape and `sample_weight` broadcasts to it (see
-    `broadcast_weights`). On TensorFlow the sums come from one stacked
-    reduction: compiled for CPU, each of its reductions has a fixed cost far
-    above its arithmetic (TensorFlow 2.21's XLA: about 170 us for 65,536
-    floats), so a binary head's prediction and label means cost one instead
-    of two (a W3 step: 0.656 -> 0.541 ms). Elsewhere each sum is its own
-    reduction, which XLA on JAX fuses with whatever computes its values; the
-    stack would be a copy (a W3 step on JAX: 0.256 ms so, 0.283 stacked).
+    `broadcast_weights`).
 
     >>> sums, total = weighted_sums([[1.0, 3.0], [0.0, 1.0]], [1.0, 0.5])
     >>> [float(s) for s in sums], float(total)
@@ -54,11 +48,5 @@ def weighted_sums(values, sample_weight=None):
     """
     values = [ops.cast(ops.convert_to_tensor(v), "float32") for v in values]
     weights = broadcast_weights(sample_weight, values[0])
-    terms = [v * weights for v in values] + [weights]
-    if not backend.is_tensorflow():
-        sums = [ops.sum(term) for term in terms]
-        return sums[:-1], sums[-1]
-    # Stacked as rows: XLA on CPU reduces `[n, N]` along its rows quickly,
-    # and `[N, n]` along its columns many times slower.
-    sums = ops.sum(ops.stack([ops.reshape(t, (-1,)) for t in terms]), axis=1)
-    return [sums[i] for i in range(len(values))], sums[-1]
+    sums = [backend.sum_all(v * weights) for v in values]
+    return sums, backend.sum_all(weights)

@@ -47,7 +47,7 @@ def weighted_sum_and_size(unweighted_loss, weights):
     """`(sum(w * loss), number of elements)` with `w` broadcast to the loss."""
     weighted = unweighted_loss * ops.cast(weights, unweighted_loss.dtype)
     size = ops.cast(ops.size(unweighted_loss), unweighted_loss.dtype)
-    return ops.sum(weighted), size
+    return backend.sum_all(weighted), size
 
 
 def reduce_loss(unweighted_loss, weights, loss_reduction):
