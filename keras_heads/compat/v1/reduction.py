@@ -14,6 +14,7 @@ Every division gives 0 when its denominator is 0. The strings are v1's
 
 from keras import ops
 
+from keras_heads import backend
 from keras_heads.ops.reduction import weighted_sum_and_size
 
 
@@ -107,9 +108,11 @@ def reduce_loss(unweighted_loss, weights, loss_reduction):
         return ops.divide_no_nan(total, size)
     broadcast = _broadcast(weights, unweighted_loss)
     if loss_reduction == Reduction.MEAN:
-        return ops.divide_no_nan(total, ops.sum(broadcast))
+        return ops.divide_no_nan(total, backend.sum_all(broadcast))
     if loss_reduction == Reduction.SUM_BY_NONZERO_WEIGHTS:
-        nonzero = ops.sum(ops.cast(ops.not_equal(broadcast, 0.0), "float32"))
+        nonzero = backend.sum_all(
+            ops.cast(ops.not_equal(broadcast, 0.0), "float32")
+        )
         return ops.divide_no_nan(total, nonzero)
     validate_loss_reduction(loss_reduction)
     raise AssertionError(loss_reduction)  # every valid reduction returned
@@ -123,4 +126,4 @@ def weight_sum(unweighted_loss, weights):
     """`Σ w` with the weights broadcast to the unreduced loss: what a v1 head
     divides a `SUM` loss by for its `average_loss` summary."""
     unweighted_loss = ops.convert_to_tensor(unweighted_loss)
-    return ops.sum(_broadcast(weights, unweighted_loss))
+    return backend.sum_all(_broadcast(weights, unweighted_loss))
