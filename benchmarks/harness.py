@@ -34,9 +34,14 @@ def _reset_peak_rss():
         return False
 
 
-def measure_together(runs, repetitions):
+def measure_together(runs, repetitions, min_seconds=0.0,
+                     max_repetitions=None):
     """Times each of `runs` (`{name: run}`): the first call (tracing,
-    compilation and one run) apart from `repetitions` steady-state calls.
+    compilation and one run) apart from `repetitions` steady-state calls,
+    or more: rounds go on until every run has spent `min_seconds` in its
+    steady calls (at most `max_repetitions` rounds), so that a workload of a
+    few milliseconds is sampled over as many seconds of the machine as a
+    slow one.
 
     The steady calls alternate between the runs, round by round (in reverse
     order every other round), so that implementations compared with each
@@ -54,7 +59,9 @@ def measure_together(runs, repetitions):
             "values": values,
         }
     names = list(runs)
-    for round_ in range(repetitions):
+    round_ = 0
+    while _more_rounds(results, round_, repetitions, min_seconds,
+                       max_repetitions):
         for name in names if round_ % 2 == 0 else names[::-1]:
             _reset(runs[name])
             has_peak = _reset_peak_rss()
@@ -70,7 +77,16 @@ def measure_together(runs, repetitions):
                 entry["peak"] = rise if entry["peak"] is None else max(
                     entry["peak"], rise
                 )
+        round_ += 1
     return {name: _summary(entry) for name, entry in results.items()}
+
+
+def _more_rounds(results, done, repetitions, min_seconds, max_repetitions):
+    if done < repetitions:
+        return True
+    if max_repetitions is not None and done >= max_repetitions:
+        return False
+    return any(sum(e["times"]) < min_seconds for e in results.values())
 
 
 def _reset(run):

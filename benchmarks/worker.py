@@ -64,7 +64,10 @@ def main(argv=None):
                 traceback.print_exc()
                 results[name][workload_name] = _error(error)
         try:
-            measured = harness.measure_together(runs, args.repetitions)
+            measured = harness.measure_together(
+                runs, args.repetitions, workloads.MIN_SECONDS,
+                workloads.MAX_REPETITIONS,
+            )
         except Exception as error:
             traceback.print_exc()
             measured = {name: _error(error) for name in runs}

@@ -38,6 +38,11 @@ class Workload:
 # table reports their median. The machine is shared and noisy: 11 make a
 # median that moves far less between runs than 5.
 REPETITIONS = 11
+# ... and more, until each implementation has spent this long in its timed
+# repetitions: a W1 C=16 repetition takes ~10 ms, and 11 of them sampled a
+# tenth of a second of the machine, whose load moves over seconds.
+MIN_SECONDS = 2.0
+MAX_REPETITIONS = 201
 
 WORKLOADS = {
     w.name: w

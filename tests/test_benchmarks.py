@@ -102,6 +102,34 @@ def test_measure_together_resets_each_run_before_every_call_untimed():
     assert measured["values"] == {"runs": 3.0}
 
 
+def test_measure_together_goes_on_until_every_run_has_its_seconds():
+    clock = {"now": 0.0}
+    harness_time = harness.time.perf_counter
+
+    def run_taking(seconds):
+        def run():
+            clock["now"] += seconds
+            return {}
+        return run
+
+    harness.time.perf_counter = lambda: clock["now"]
+    try:
+        measured = harness.measure_together(
+            {"fast": run_taking(0.125), "slow": run_taking(1.0)},
+            repetitions=3, min_seconds=2.0, max_repetitions=50,
+        )
+        capped = harness.measure_together(
+            {"fast": run_taking(0.125)}, repetitions=3, min_seconds=100.0,
+            max_repetitions=7,
+        )
+    finally:
+        harness.time.perf_counter = harness_time
+    # 16 rounds give the fast run its 2 s; the slow one rides along.
+    assert len(measured["fast"]["all_seconds"]) == 16
+    assert len(measured["slow"]["all_seconds"]) == 16
+    assert len(capped["fast"]["all_seconds"]) == 7
+
+
 def test_implementations_are_grouped_by_framework():
     groups = run.by_framework(run.DEFAULT)
     assert groups[0] == ["keras_heads-tensorflow", "handwritten-tensorflow"]
