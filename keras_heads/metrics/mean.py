@@ -25,11 +25,10 @@ class Mean(keras.metrics.Metric):
 
     def __init__(self, name="mean", dtype="float32"):
         super().__init__(name=name, dtype=dtype)
-        self.total = self.add_variable(
-            shape=(), initializer="zeros", dtype="float32", name="total"
-        )
-        self.count = self.add_variable(
-            shape=(), initializer="zeros", dtype="float32", name="count"
+        # `[sum(w * v), sum(w)]` in one variable: a compiled step pays per
+        # state tensor it carries, not only per byte.
+        self.sums = self.add_variable(
+            shape=(2,), initializer="zeros", dtype="float32", name="sums"
         )
 
     def update_state(self, values, sample_weight=None):
@@ -38,8 +37,19 @@ class Mean(keras.metrics.Metric):
 
     def add_sums(self, total, count):
         """Adds a batch's weighted sum of values and sum of weights."""
-        self.total.assign_add(total)
-        self.count.assign_add(count)
+        self.sums.assign_add(
+            ops.stack([ops.cast(total, "float32"), ops.cast(count, "float32")])
+        )
+
+    @property
+    def total(self):
+        """The weighted sum of the values seen."""
+        return self.sums[0]
+
+    @property
+    def count(self):
+        """The sum of the weights seen."""
+        return self.sums[1]
 
     def result(self):
         return ops.divide_no_nan(self.total, self.count)

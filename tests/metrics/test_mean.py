@@ -112,6 +112,18 @@ def test_mean_is_zero_before_any_update_and_after_reset():
     assert _value(metric) == pytest.approx(7.0)
 
 
+def test_mean_keeps_its_sums_in_one_variable():
+    """One state tensor per mean (a compiled step pays per tensor it
+    carries), read back as the weighted total and the weight sum."""
+    metric = Mean()
+    metric.add_sums(6.0, 2)
+    metric.update_state([[1.0], [3.0]], sample_weight=[[1.0], [3.0]])
+    assert len(metric.variables) == 1
+    assert float(metric.total) == pytest.approx(16.0)
+    assert float(metric.count) == pytest.approx(6.0)
+    assert _value(metric) == pytest.approx(16.0 / 6.0)
+
+
 def test_mean_with_zero_total_weight_is_zero():
     """All-zero weights give a zero denominator, hence 0."""
     metric = Mean()
