@@ -18,16 +18,16 @@ def _state_size(head, eval_metrics=None):
 
 @pytest.mark.parametrize("thresholds", [None, [0.5], [0.1, 0.3, 0.5, 0.9]])
 def test_multi_label_state_does_not_grow_with_thresholds(thresholds):
-    # The loss mean's two sums and one histogram.
+    # The loss mean's sums (one variable) and one histogram.
     head = kh.MultiLabelHead(16, thresholds=thresholds)
-    assert _state_size(head) == 3
+    assert _state_size(head) == 2
 
 
 @pytest.mark.parametrize("thresholds", [None, [0.5], [0.1, 0.3, 0.5, 0.9]])
 def test_binary_state_does_not_grow_with_thresholds(thresholds):
     # Four means (loss, prediction, label, baseline) and one histogram.
     head = kh.BinaryClassHead(thresholds=thresholds)
-    assert _state_size(head) == 9
+    assert _state_size(head) == 5
 
 
 def test_v1_heads_share_the_histogram_too():
@@ -40,13 +40,13 @@ def test_v1_heads_share_the_histogram_too():
         id(v) for m in spec.eval_metric_ops.values() for v in m.variables
     }
     assert len(spec.eval_metric_ops) == 9  # loss, 2 AUCs, 2 x 3 thresholds
-    assert len(variables) == 3
+    assert len(variables) == 2
 
 
 def test_per_class_aucs_share_one_histogram_per_class():
     head = kh.MultiLabelHead(4, classes_for_class_based_metrics=[0, 2])
-    # 3 as above, then per class a probability mean (2) and a histogram (1).
-    assert _state_size(head) == 3 + 2 * 3
+    # 2 as above, then per class a probability mean and a histogram.
+    assert _state_size(head) == 2 + 2 * 2
 
 
 def test_shared_state_streams_like_separate_metrics():
