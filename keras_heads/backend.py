@@ -13,7 +13,10 @@ backend. What cannot be written that way lives here, and only here:
   what a compiler cannot do (strings and data-dependent shapes in
   `jax.jit`), with an error that says so;
 * gradients of an already computed loss, for `create_estimator_spec`'s
-  optimizer path, and the distribution strategy's replica count.
+  optimizer path, and the distribution strategy's replica count;
+* shapes and dtypes a backend's compiler handles far better than others:
+  per-example values as true vectors on JAX (`flat_vectors`), their sums in
+  float64 on TensorFlow (`sum_all`).
 """
 
 import collections
@@ -227,7 +230,8 @@ def sum_all(x):
     """
     if name() != "tensorflow":
         return keras.ops.sum(x)
-    return keras.ops.cast(keras.ops.sum(keras.ops.cast(x, "float64")), "float32")
+    total = keras.ops.sum(keras.ops.cast(x, "float64"))
+    return keras.ops.cast(total, "float32")
 
 
 def take_rows(x, indices, row_rank=1):
