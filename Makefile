@@ -14,7 +14,7 @@ BACKENDS ?= tensorflow jax torch
 export TF_CPP_MIN_LOG_LEVEL := 2
 export PYTHONHASHSEED := 0
 
-.PHONY: demo test install clean bench bench-reference
+.PHONY: demo test install clean bench bench-reference profile
 
 $(STAMP): pyproject.toml
 	command -v $(PYTHON) >/dev/null 2>&1 || { echo "$(PYTHON) not found"; exit 1; }
@@ -63,6 +63,13 @@ bench-reference: $(REF_STAMP) $(STAMP)
 	REFERENCE_MODE=jit $(REF_PY) -m benchmarks.worker reference \
 	  --out benchmarks/results/reference-xla.json
 	$(PY) -m benchmarks.run --table-only
+
+# Where one workload's time goes, XLA thunk by thunk, keras_heads against
+# the hand-written code (benchmarks/profile.py), e.g.
+#   make profile BACKEND=jax WORKLOAD="W1 multi-label C=16"
+WORKLOAD ?= W1 multi-label C=4096
+profile: $(STAMP)
+	KERAS_BACKEND=$(BACKEND) $(PY) -m benchmarks.profile "$(WORKLOAD)"
 
 clean:
 	rm -rf $(VENV) $(REF_VENV) build *.egg-info

@@ -1,8 +1,13 @@
 """The benchmark table's arithmetic and checks, on made-up results (the
 timings themselves live in `make bench`, never in a test)."""
 
+import pytest
+
 from benchmarks import harness
+from benchmarks import ours
+from benchmarks import profile
 from benchmarks import run
+from benchmarks import workloads
 
 
 def _result(label, seconds, values, **extra):
@@ -136,3 +141,53 @@ def test_implementations_are_grouped_by_framework():
     assert ["keras_heads-jax", "handwritten-jax"] in groups
     for group in groups:
         assert len({run.IMPLEMENTATIONS[n][2] for n in group}) == 1
+
+
+def test_thunk_times_are_per_step_and_largest_first():
+    events = [("loss_fusion", 30.0), ("scatter", 50.0), ("loss_fusion", 30.0),
+              ("scatter", 10.0), ("while", 5.0)]
+    thunks = profile.thunk_times(events, steps=2)
+    assert [t.name for t in thunks] == ["loss_fusion", "scatter", "while"]
+    assert thunks[0] == profile.Thunk("loss_fusion", 30.0, 1.0)
+    assert thunks[1] == profile.Thunk("scatter", 30.0, 1.0)
+    # A loop's own thunk only launches its body's, counted apart.
+    assert profile.total_microseconds(thunks) == 60.0
+
+
+def test_thunk_table_shows_the_largest_and_sums_the_rest():
+    thunks = profile.thunk_times(
+        [("a", 40.0), ("b", 30.0), ("c", 20.0), ("d", 10.0)], steps=1
+    )
+    lines = profile.thunk_table("ours", 150.0, thunks, rows=2)
+    assert "ours: 150.0 us a step" in lines[0]
+    assert "100.0 us (4 calls)" in lines[0]
+    assert lines[1].split()[:2] == ["a", "40.0"]
+    assert lines[1].endswith("40.0%")
+    assert lines[3].split()[:4] == ["(2", "more)", "30.0", "2.0"]
+
+
+def test_profile_finds_the_compiled_thunks_of_both_implementations():
+    import keras
+
+    if keras.backend.backend() not in ("tensorflow", "jax"):
+        pytest.skip("profiles are of XLA-compiled code (TensorFlow, JAX)")
+    hand, events = profile._hand_written()
+    tiny = workloads.Workload("tiny multi-label", "multi_label", 2, 64, 4)
+    profiles = profile.profile(tiny, (ours, hand), events, repetitions=1)
+    assert set(profiles) == {ours.LABEL, hand.LABEL}
+    for step, thunks in profiles.values():
+        assert step > 0
+        # Both steps scatter a histogram; no host-side event slips in.
+        assert any("scatter" in t.name for t in thunks)
+        assert all(" " not in t.name and "::" not in t.name for t in thunks)
+        assert all(t.microseconds >= 0 and t.calls > 0 for t in thunks)
+
+
+def test_pass_costs_climb_from_the_numpy_read_to_the_loss_transcendentals():
+    tiny = workloads.Workload("tiny loss", "loss_floor", 1, 8, 16)
+    costs = profile.pass_costs(tiny, repetitions=1)
+    assert [what.split(":")[0] for what, _ in costs] == [
+        "NumPy", "compiled", "compiled", "compiled"
+    ]
+    assert "log1p" in costs[-1][0]
+    assert all(seconds > 0 for _, seconds in costs)
