@@ -16,7 +16,9 @@ backend. What cannot be written that way lives here, and only here:
   optimizer path, and the distribution strategy's replica count;
 * shapes and dtypes a backend's compiler handles far better than others:
   per-example values as true vectors on JAX (`flat_vectors`), their sums in
-  float64 on TensorFlow (`sum_all`).
+  float64 on TensorFlow (`sum_all`), 8-bit labels checked once per example
+  rather than once per label except on TensorFlow
+  (`checks_narrow_labels_by_example`).
 """
 
 import collections
@@ -232,6 +234,21 @@ def sum_all(x):
         return keras.ops.sum(x)
     total = keras.ops.sum(keras.ops.cast(x, "float64"))
     return keras.ops.cast(total, "float32")
+
+
+def checks_narrow_labels_by_example():
+    """Whether a loss checks the range of 8-bit integer labels once per
+    example (a max and a min over its labels, then one factor of 1 or NaN)
+    rather than once per label (a square root inside the loss).
+
+    On JAX the square root is a third of a large multi-label loss (a
+    `[4096, 16384]` loss: 78 ms, 55 ms with per-example checks, 50 ms with
+    none), while XLA reduces 8-bit rows almost for free; on PyTorch, eager,
+    the per-label check costs four temporaries of the batch's size.
+    TensorFlow's XLA folds the square root into its one loop over the batch
+    and would pay for the extra pass (100 ms against 116 ms).
+    """
+    return name() != "tensorflow"
 
 
 def take_rows(x, indices, row_rank=1):

@@ -223,11 +223,12 @@ class MultiLabelHead(SingleHead):
         return values
 
     def _default_loss(self, labels, logits):
-        labels = label_ops.poison_outside(labels, 0.0, 1.0)
-        return ops.mean(
+        labels, factors = label_ops.poison_examples_outside(labels, 0.0, 1.0)
+        loss = ops.mean(
             losses.sigmoid_cross_entropy(labels, logits), axis=-1,
             keepdims=True,
         )
+        return loss if isinstance(factors, float) else loss * factors
 
     # --- predictions -----------------------------------------------------------
 

@@ -160,6 +160,37 @@ def poison_outside(values, lower, upper):
     return values + 0.0 * ops.sqrt(inside)
 
 
+def poison_examples_outside(values, lower, upper):
+    """`(labels, factors)`: `values` as float32, and `[..., 1]` float32
+    factors, 1 for an example whose values (along the last axis) all lie in
+    `[lower, upper]` and NaN for any other.
+
+    Multiplying an example's loss by its factor makes it NaN, gradient
+    included, exactly where `poison_outside` would have. 8-bit integer
+    values are checked by example where the backend does that faster (see
+    `backend.checks_narrow_labels_by_example`); other values are poisoned
+    label by label and get factors of `1.0`.
+
+    >>> labels, factors = poison_examples_outside(
+    ...     ops.convert_to_tensor([[0, 1], [1, 2]], "int8"), 0, 1)
+    >>> ops.convert_to_numpy(factors).tolist()
+    [[1.0], [nan]]
+    """
+    dtype = keras.backend.standardize_dtype(values.dtype)
+    narrow_int = (
+        dtype != "bool"
+        and keras.backend.is_int_dtype(dtype)
+        and np.dtype(dtype).itemsize == 1
+    )
+    if not (narrow_int and backend.checks_narrow_labels_by_example()):
+        return poison_outside(values, lower, upper), 1.0
+    outside = ops.logical_or(
+        ops.max(values, axis=-1, keepdims=True) > math.floor(upper),
+        ops.min(values, axis=-1, keepdims=True) < math.ceil(lower),
+    )
+    return ops.cast(values, "float32"), ops.where(outside, np.nan, 1.0)
+
+
 def unknown_labels(labels, ids):
     """The string labels that mapped to -1, for an error message."""
     strings = backend.string_values(labels)

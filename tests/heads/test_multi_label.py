@@ -190,6 +190,29 @@ def test_invalid_labels_give_nan_loss_when_traced(compile_fn):
     assert np.isfinite(traced_loss(valid))
 
 
+@backends.parametrize_compilers
+@pytest.mark.parametrize("dtype", ["int8", "uint8"])
+def test_8_bit_labels_out_of_range_poison_their_example_only(compile_fn, dtype):
+    """However a backend checks 8-bit labels (per label or per example), a
+    bad label makes its example's loss and its own gradient NaN and leaves
+    the other examples as they are with float labels."""
+    head = keras_heads.MultiLabelHead(3)
+    logits = np.array([[0.5, -1.0, 2.0], [1.0, 0.0, -3.0]], "float32")
+    good = np.array([[0, 1, 1], [1, 0, 0]], dtype)
+    bad = good.copy()
+    bad[1, 2] = 2 if dtype == "uint8" else -1
+    loss = compile_fn(lambda labels, logits: head.loss(labels, logits))
+
+    expected = backends.numpy(head.loss(good.astype("float32"), logits))
+    np.testing.assert_allclose(backends.numpy(loss(good, logits)), expected,
+                               rtol=1e-6)
+    assert np.isnan(backends.numpy(loss(bad, logits)))
+    _, gradient = backends.value_and_gradient(
+        compile_fn(lambda x: head.loss(bad, x)), logits
+    )
+    assert np.isfinite(gradient[0]).all() and np.isnan(gradient[1, 2])
+
+
 @pytest.mark.parametrize(
     "labels,fragment",
     [

@@ -38,3 +38,18 @@ def test_poison_outside_rounds_a_fractional_range_inward_for_integers():
         labels.poison_outside(np.array([0, 1, 2], "int32"), 0.5, 2.0)
     )
     assert np.isnan(got[0]) and got[1:].tolist() == [1.0, 2.0]
+
+
+@pytest.mark.parametrize("dtype", ["int8", "uint8", "int32", "float32", "bool"])
+def test_poison_examples_outside_nans_exactly_the_bad_examples(dtype):
+    values = np.array([[0, 1, 1], [1, 0, 0], [0, 3, 0]], dtype)
+    floats, factors = labels.poison_examples_outside(values, 0.0, 1.0)
+    floats = backends.numpy(floats)
+    factors = np.broadcast_to(backends.numpy(factors), (3, 1))
+    assert floats.dtype == np.float32
+    # Per label or per example, the product marks the same examples.
+    marked = np.isnan(floats * factors).any(axis=-1)
+    assert marked.tolist() == [False, False, dtype != "bool"]
+    np.testing.assert_array_equal(
+        (floats * factors)[:2], values[:2].astype("float32")
+    )
