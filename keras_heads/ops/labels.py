@@ -173,8 +173,9 @@ def poison_examples_outside(values, lower, upper):
 
     >>> labels, factors = poison_examples_outside(
     ...     ops.convert_to_tensor([[0, 1], [1, 2]], "int8"), 0, 1)
-    >>> ops.convert_to_numpy(factors).tolist()
-    [[1.0], [nan]]
+    >>> poisoned = ops.any(ops.isnan(labels * factors), axis=-1)
+    >>> ops.convert_to_numpy(poisoned).tolist()
+    [False, True]
     """
     dtype = keras.backend.standardize_dtype(values.dtype)
     narrow_int = (
