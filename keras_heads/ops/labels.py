@@ -165,8 +165,9 @@ def poison_examples_outside(values, lower, upper):
     factors, 1 for an example whose values (along the last axis) all lie in
     `[lower, upper]` and NaN for any other.
 
-    Multiplying an example's loss by its factor makes it NaN, gradient
-    included, exactly where `poison_outside` would have. 8-bit integer
+    Multiplying each example's loss by its factor makes NaN the losses of
+    the examples that `poison_outside` would have (and their gradients,
+    all of an example's rather than its bad labels' only). 8-bit integer
     values are checked by example where the backend does that faster (see
     `backend.checks_narrow_labels_by_example`); other values are poisoned
     label by label and get factors of `1.0`.
