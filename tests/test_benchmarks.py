@@ -1,13 +1,12 @@
 """The benchmark table's arithmetic and checks, on made-up results (the
 timings themselves live in `make bench`, never in a test)."""
 
-import pytest
-
 from benchmarks import harness
 from benchmarks import ours
 from benchmarks import profile
 from benchmarks import run
 from benchmarks import workloads
+from tests import backends
 
 
 def _result(label, seconds, values, **extra):
@@ -166,11 +165,10 @@ def test_thunk_table_shows_the_largest_and_sums_the_rest():
     assert lines[3].split()[:4] == ["(2", "more)", "30.0", "2.0"]
 
 
+@backends.only_on(
+    "tensorflow", "jax", why="profiles are of XLA-compiled code"
+)
 def test_profile_finds_the_compiled_thunks_of_both_implementations():
-    import keras
-
-    if keras.backend.backend() not in ("tensorflow", "jax"):
-        pytest.skip("profiles are of XLA-compiled code (TensorFlow, JAX)")
     hand, events = profile._hand_written()
     tiny = workloads.Workload("tiny multi-label", "multi_label", 2, 64, 4)
     profiles = profile.profile(tiny, (ours, hand), events, repetitions=1)

@@ -228,7 +228,7 @@ class MultiLabelHead(SingleHead):
             losses.sigmoid_cross_entropy(labels, logits), axis=-1,
             keepdims=True,
         )
-        return loss if isinstance(factors, float) else loss * factors
+        return loss * factors
 
     # --- predictions -----------------------------------------------------------
 
