@@ -51,7 +51,7 @@ def measure_together(runs, repetitions, min_seconds=0.0,
     """
     results = {}
     for name, run in runs.items():
-        _reset(run)
+        reset(run)
         start = time.perf_counter()
         values = run()
         results[name] = {
@@ -63,7 +63,7 @@ def measure_together(runs, repetitions, min_seconds=0.0,
     while _more_rounds(results, round_, repetitions, min_seconds,
                        max_repetitions):
         for name in names if round_ % 2 == 0 else names[::-1]:
-            _reset(runs[name])
+            reset(runs[name])
             has_peak = _reset_peak_rss()
             baseline = _status_kib("VmRSS")
             start = time.perf_counter()
@@ -89,10 +89,10 @@ def _more_rounds(results, done, repetitions, min_seconds, max_repetitions):
     return any(sum(e["times"]) < min_seconds for e in results.values())
 
 
-def _reset(run):
-    reset = getattr(run, "reset", None)
-    if reset is not None:
-        reset()
+def reset(run):
+    """Calls `run.reset()`, if `run` has one."""
+    if hasattr(run, "reset"):
+        run.reset()
 
 
 def _summary(entry):

@@ -28,10 +28,8 @@ import gzip
 import json
 import re
 import tempfile
-import time
 
 import keras
-import numpy as np
 from keras import ops
 
 from benchmarks import harness
@@ -149,7 +147,7 @@ def profile(workload, modules, events, repetitions=5):
     calls = 1 if steps > 1 else 5
     profiles = {}
     for label, run in runs.items():
-        getattr(run, "reset", lambda: None)()
+        harness.reset(run)
         profiles[label] = (
             timed[label]["seconds"] * 1e6 / steps,
             thunk_times(events(run, calls), steps * calls),
@@ -206,20 +204,17 @@ def pass_costs(workload, repetitions=5):
             lambda x: ops.log1p(ops.exp(-ops.abs(x)))
         ),
     }
-    costs = [(
+    runs = {
+        what: lambda compiled=ours._compile(function): {
+            "value": float(compiled(logits, labels))
+        }
+        for what, function in passes.items()
+    }
+    timed = harness.measure_together(runs, repetitions)
+    return [(
         "NumPy: read every byte once",
         workloads.numpy_read_seconds((logits_np, labels_np), repetitions),
-    )]
-    for what, function in passes.items():
-        compiled = ours._compile(function)
-        float(compiled(logits, labels))
-        times = []
-        for _ in range(repetitions):
-            start = time.perf_counter()
-            float(compiled(logits, labels))
-            times.append(time.perf_counter() - start)
-        costs.append((what, float(np.median(times))))
-    return costs
+    )] + [(what, timed[what]["seconds"]) for what in passes]
 
 
 def main(argv=None):
