@@ -66,8 +66,12 @@ def build(workload):
     return _evaluation(workload)
 
 
-def _evaluation(workload):
-    """W1-W3: per batch `loss` and `update_metrics`, then the results."""
+def _evaluation(workload, mode=keras_heads.ModeKeys.EVAL):
+    """W1-W3: per batch `loss` and `update_metrics`, then the results.
+
+    Both calls get `mode=EVAL`, as an evaluation does: on a large batch
+    they then share one pass (see `SingleHead.update_metrics`).
+    """
     head = _head(workload)
     logits, labels = workloads.streaming_batches(workload)
     logits = [ops.convert_to_tensor(x) for x in logits]
@@ -84,9 +88,9 @@ def _evaluation(workload):
         # in place instead of allocating new buffers each batch.
         @functools.partial(jax.jit, donate_argnums=0)
         def step(state, logits, labels):
-            loss = head.loss(labels=labels, logits=logits)
+            loss = head.loss(labels=labels, logits=logits, mode=mode)
             state = head.stateless_update_metrics(
-                state, eval_metrics, {}, logits, labels
+                state, eval_metrics, {}, logits, labels, mode=mode
             )
             return state, loss
 
@@ -113,8 +117,8 @@ def _evaluation(workload):
 
     @_compile
     def step(logits, labels):
-        loss = head.loss(labels=labels, logits=logits)
-        head.update_metrics(eval_metrics, {}, logits, labels)
+        loss = head.loss(labels=labels, logits=logits, mode=mode)
+        head.update_metrics(eval_metrics, {}, logits, labels, mode=mode)
         return loss
 
     results = _compile(

@@ -37,3 +37,24 @@ def test_sum_all_accumulates_in_float64_on_tensorflow():
     values = np.array([2.0**24] + [1.0] * 1000 + [-(2.0**24)], "float32")
     total = backends.compile_strict(backend.sum_all)(values.reshape(-1, 1))
     assert float(backends.numpy(total)) == 1000.0
+
+
+def test_merges_identical_loops_only_under_xla():
+    """True inside `jax.jit` and `tf.function(jit_compile=True)`; False
+    eagerly, in a TensorFlow graph without XLA and on PyTorch."""
+    seen = {}
+
+    def probe(name):
+        def fn(x):
+            seen[name] = backend.merges_identical_loops(x)
+            return x
+
+        return fn
+
+    x = np.zeros((2,), "float32")
+    probe("eager")(x)
+    for name, compile_fn in backends.COMPILERS.items():
+        compile_fn(probe(name))(x)
+    expected = {"eager": False, "tf.function": False, "xla": True,
+                "jax.jit": True, "torch.compile": False}
+    assert seen == {name: expected[name] for name in seen}

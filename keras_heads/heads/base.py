@@ -8,6 +8,7 @@ metric updates, the per-mode `create_estimator_spec`) is written once here.
 
 import abc
 import collections
+import math
 
 import keras
 from keras import ops
@@ -20,9 +21,9 @@ from keras_heads.keys import MetricKeys
 from keras_heads.keys import ModeKeys
 from keras_heads.keys import summary_key
 from keras_heads.metrics import Mean
+from keras_heads.metrics.weights import weighted_sums
 from keras_heads.ops import labels as label_ops
 from keras_heads.ops.reduction import Reduction
-from keras_heads.ops.reduction import reduce_loss
 from keras_heads.ops.reduction import weighted_sum_and_size
 from keras_heads.ops.reduction import validate_loss_reduction
 from keras_heads.spec import EstimatorSpec
@@ -142,7 +143,7 @@ class Head(abc.ABC):
 
     def stateless_update_metrics(self, metric_variables, eval_metrics,
                                  features, logits, labels,
-                                 regularization_losses=None):
+                                 regularization_losses=None, mode=None):
         """`update_metrics` as a pure function of the metric state.
 
         Returns the new `metric_variables` and leaves the metric objects
@@ -154,7 +155,8 @@ class Head(abc.ABC):
             state_mapping=list(zip(variables, metric_variables))
         ) as scope:
             self.update_metrics(eval_metrics, features, logits, labels,
-                                regularization_losses=regularization_losses)
+                                regularization_losses=regularization_losses,
+                                mode=mode)
         return [scope.get_current_value(v) for v in variables]
 
     def stateless_metric_results(self, metric_variables, eval_metrics):
@@ -180,7 +182,8 @@ class Head(abc.ABC):
         """The EVAL spec: `loss` and fresh metrics updated with this batch."""
         eval_metrics = self.metrics(regularization_losses)
         self.update_metrics(eval_metrics, features, logits, labels,
-                            regularization_losses=regularization_losses)
+                            regularization_losses=regularization_losses,
+                            mode=ModeKeys.EVAL)
         return EstimatorSpec(
             mode=ModeKeys.EVAL,
             predictions=predictions,
@@ -227,6 +230,19 @@ def _check_state(metric_variables, variables):
         )
 
 
+def _depending_on(value, tensor):
+    """`value`, made to depend on every element of `tensor` at no cost, so
+    that a compiler keeps the computation of `tensor` even when nothing else
+    reads it (an optimization barrier does not: XLA on CPU expands it away
+    before removing dead code).
+
+    `value` is returned unchanged unless `tensor` sums to NaN, which a
+    head's histogram does only where the loss is NaN too (a NaN weight).
+    """
+    total = ops.sum(tensor)
+    return ops.where(ops.isnan(total), total, value)
+
+
 def sum_regularization(regularization_losses):
     """The float32 sum of a list of scalar losses (0 for an empty list)."""
     total = ops.convert_to_tensor(0.0, "float32")
@@ -249,8 +265,13 @@ def select_keys(keys, valid_keys):
 
 
 # What one batch looks like once checked: everything a metric update needs.
+# `histogram` is the batch's one-pass histogram (`SingleHead._one_pass`), if
+# the head made one.
 Batch = collections.namedtuple(
-    "Batch", ["logits", "labels", "raw_labels", "unweighted_loss", "weights"]
+    "Batch",
+    ["logits", "labels", "raw_labels", "unweighted_loss", "weights",
+     "histogram"],
+    defaults=[None],
 )
 
 
@@ -309,6 +330,13 @@ class SingleHead(Head):
     def _export_outputs(self, predictions):
         """`{signature name: ExportOutput}` for PREDICT mode."""
 
+    def _evaluation_histogram(self, batch):
+        """None, or the batch's `ScoreHistogram` for the head's histogram
+        metrics whose `total` is the batch's weighted loss sum (see
+        `_one_pass`); `_update_head_metrics` then finds it in
+        `batch.histogram`."""
+        return None
+
     # --- loss ------------------------------------------------------------------
 
     def _common_arguments(self):
@@ -353,24 +381,49 @@ class SingleHead(Head):
             (class names when the head has a `label_vocabulary`).
           logits: `[D0, ..., DN, logits_dimension]`; cast to float32.
           features: dict of features; holds the weights of `weight_column`.
-          mode: ignored (kept for the interface).
+          mode: `ModeKeys.EVAL` lets a compiled evaluation step that also
+            calls `update_metrics` compute the loss and the metrics in one
+            pass over a large batch (see `update_metrics`); the value is
+            the same in every mode.
           regularization_losses: optional list of scalars added to the
             reduced loss.
         """
-        batch = self._batch(features, logits, labels)
-        loss = reduce_loss(
-            batch.unweighted_loss, batch.weights, self._loss_reduction
-        )
+        [(total, size)] = self._loss_terms(labels, logits, features, mode)
+        loss = total if size is None else ops.divide_no_nan(total, size)
         if regularization_losses is not None:
             loss = loss + sum_regularization(regularization_losses)
         return loss
 
-    def _loss_terms(self, labels, logits, features):
+    def _one_pass(self, batch):
+        """The batch's one-pass histogram (`_evaluation_histogram`), where
+        XLA compiles the step.
+
+        On a large batch the histogram is filled block by block, and the
+        loss can be summed in the same loop while each block is in cache. A
+        loss in EVAL mode and `update_metrics` build that same loop from the
+        same inputs, which XLA then runs once for both.
+        """
+        if not backend.merges_identical_loops(batch.logits):
+            return None
+        return self._evaluation_histogram(batch)
+
+
+    def _loss_terms(self, labels, logits, features, mode=None):
         """`[(weighted sum, denominator)]`: the unregularized loss before its
         one division (`denominator` is None for `SUM`), so a data-parallel
         step can sum the denominator over replicas first."""
         batch = self._batch(features, logits, labels)
-        total, size = weighted_sum_and_size(batch.unweighted_loss, batch.weights)
+        histogram = self._one_pass(batch) if mode == ModeKeys.EVAL else None
+        if histogram is None:
+            total, size = weighted_sum_and_size(
+                batch.unweighted_loss, batch.weights
+            )
+        else:
+            # The counts, unused here, are kept so that this pass is the very
+            # one `update_metrics` makes. A one-pass histogram exists only
+            # for a static batch shape.
+            total = _depending_on(histogram.total, histogram.counts)
+            size = float(math.prod(batch.logits.shape[:-1]))
         if self._loss_reduction == Reduction.SUM:
             return [(total, None)]
         return [(total, size)]
@@ -396,12 +449,28 @@ class SingleHead(Head):
 
         Metrics stream: calling this for several batches accumulates. As in
         the reference's heads, a fifth positional argument is
-        `regularization_losses`; `mode` is accepted by keyword and ignored.
+        `regularization_losses`; `mode` is accepted by keyword.
+
+        With `mode=ModeKeys.EVAL`, inside `jax.jit` or a
+        `tf.function(jit_compile=True)`, a head whose metrics fill a
+        histogram block by block (a multi-label head, past 2^19 scores a
+        batch) sums the loss in the same loop. Give `loss` the same mode in
+        the same compiled step: XLA then makes one pass over the batch for
+        both, where otherwise the loss and the metrics each make one.
+        The results are the same either way.
         """
         batch = self._batch(features, logits, labels)
-        eval_metrics[self._key(MetricKeys.LOSS_MEAN)].update_state(
-            batch.unweighted_loss, sample_weight=batch.weights
-        )
+        histogram = self._one_pass(batch) if mode == ModeKeys.EVAL else None
+        loss_mean = eval_metrics[self._key(MetricKeys.LOSS_MEAN)]
+        if histogram is None:
+            loss_mean.update_state(
+                batch.unweighted_loss, sample_weight=batch.weights
+            )
+        else:
+            examples = ops.ones_like(batch.logits[..., :1])
+            _, weight_sum = weighted_sums([examples], batch.weights)
+            loss_mean.add_sums(histogram.total, weight_sum)
+            batch = batch._replace(histogram=histogram)
         self._update_head_metrics(eval_metrics, batch)
         if regularization_losses is not None:
             eval_metrics[self._key(MetricKeys.LOSS_REGULARIZATION)].update_state(

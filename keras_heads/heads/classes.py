@@ -134,15 +134,31 @@ def histogram_metrics(semantics, thresholds, decisions=False):
 
 
 def update_histogram_metrics(eval_metrics, key, labels, logits, weights,
-                             decisions=None):
-    """Adds the batch's histogram of `sigmoid(logits)` to the totals that
-    the metrics of `histogram_metrics` read: one scatter-add and one state
-    update feed all of them."""
+                             decisions=None, histogram=None):
+    """Adds the batch's histogram of `sigmoid(logits)` (or `histogram`, one
+    already made with the same layout) to the totals that the metrics of
+    `histogram_metrics` read: one scatter-add and one state update feed all
+    of them."""
     totals = eval_metrics[key(MetricKeys.AUC)].totals
-    totals.add(totals.histogram(
-        labels, logits, weights, decisions=decisions, activation=ops.sigmoid
-    ))
+    if histogram is None:
+        histogram = totals.histogram(
+            labels, logits, weights, decisions=decisions,
+            activation=ops.sigmoid,
+        )
+    totals.add(histogram)
     return totals
+
+
+def logit_histogram(semantics, thresholds, labels, logits, weights,
+                    sigmoid_and_sum):
+    """The histogram that `update_histogram_metrics` adds for a head with
+    these `semantics` and metric `thresholds`, made directly, with
+    `sigmoid_and_sum` as the `ScoreHistogram`'s `activation_and_sum`."""
+    return semantics.histogram(
+        labels, logits, weights, num_buckets=AUC_BUCKETS,
+        thresholds=semantics.histogram_thresholds(thresholds),
+        activation_and_sum=sigmoid_and_sum,
+    )
 
 
 class MetricSemantics:

@@ -190,7 +190,7 @@ class MultiHead(Head):
             for head in self._heads
         ]
 
-    def _loss_terms(self, labels, logits, features):
+    def _loss_terms(self, labels, logits, features, mode=None):
         """The heads' `(weighted sum, denominator)` terms, each sum scaled by
         its head weight (see `SingleHead._loss_terms`)."""
         logits = self._logits_by_head(logits, labels)
@@ -199,7 +199,7 @@ class MultiHead(Head):
             (total * weight, denominator)
             for head, weight in zip(self._heads, weights)
             for total, denominator in head._loss_terms(
-                _get(labels, head.name), logits[head.name], features
+                _get(labels, head.name), logits[head.name], features, mode
             )
         ]
 
@@ -278,9 +278,9 @@ class MultiHead(Head):
         Adds each head's own metrics (keys suffixed with its name) on the
         first call and updates the same objects on later calls, so every
         metric streams over batches. `loss/<head>` is the mean of the head's
-        batch losses, without head weight. `mode` is ignored.
+        batch losses, without head weight. `mode` goes to the heads (see
+        `SingleHead.update_metrics`).
         """
-        del mode
         logits = self._logits_by_head(logits, labels)
         if regularization_losses is not None:
             key = summary_key(MetricKeys.LOSS_REGULARIZATION, self.name)
@@ -293,13 +293,14 @@ class MultiHead(Head):
             # tf.distribute), so the mean over replicas and batches is right
             # for every reduction.
             share = reduce_terms(
-                head._loss_terms(head_labels, head_logits, features)
+                head._loss_terms(head_labels, head_logits, features, mode)
             )
             eval_metrics[self._loss_key(head)].update_state(
                 backend.cross_replica_sum(share)
             )
             updated = head.update_metrics(self._head_metrics(eval_metrics, i),
-                                          features, head_logits, head_labels)
+                                          features, head_logits, head_labels,
+                                          mode=mode)
             eval_metrics.update(updated or {})
         return eval_metrics
 

@@ -12,6 +12,7 @@ from keras_heads.heads.base import select_keys
 from keras_heads.heads.config import register
 from keras_heads.keys import MetricKeys
 from keras_heads.keys import PredictionKeys
+from keras_heads.metrics import histogram as histogram_lib
 from keras_heads.ops import labels as label_ops
 from keras_heads.ops import losses
 from keras_heads.ops import sparse
@@ -230,6 +231,34 @@ class MultiLabelHead(SingleHead):
         )
         return loss * factors
 
+    def _evaluation_histogram(self, batch):
+        """The metrics' histogram with the weighted loss sum as its `total`,
+        for a batch the histogram fills block by block (past 2^19 scores),
+        when the loss is the head's own."""
+        blocks = histogram_lib.block_count(batch.logits.shape)
+        if self._loss_fn is not None or blocks == 1:
+            return None
+        n_classes = self._n_classes
+
+        def sigmoid_and_loss_sum(logits, labels, weights):
+            labels = label_ops.poison_outside(labels, 0.0, 1.0)
+            if backend.shares_sigmoid_exponential():
+                loss, probabilities = losses.sigmoid_cross_entropy_and_sigmoid(
+                    labels, logits
+                )
+            else:
+                loss = losses.sigmoid_cross_entropy(labels, logits)
+                probabilities = ops.sigmoid(logits)
+            if weights is not None:
+                loss = loss * weights
+            # Each example's loss is the mean over its classes.
+            return probabilities, ops.sum(loss) / n_classes
+
+        return classes.logit_histogram(
+            self._semantics, self._thresholds, batch.labels, batch.logits,
+            batch.weights, sigmoid_and_loss_sum,
+        )
+
     # --- predictions -----------------------------------------------------------
 
     def predictions(self, logits, keys=None):
@@ -284,7 +313,9 @@ class MultiLabelHead(SingleHead):
     def _update_head_metrics(self, eval_metrics, batch):
         key, semantics = self._key, self._semantics
         y, w = batch.labels, batch.weights
-        classes.update_histogram_metrics(eval_metrics, key, y, batch.logits, w)
+        classes.update_histogram_metrics(
+            eval_metrics, key, y, batch.logits, w, histogram=batch.histogram
+        )
         if not self._metric_classes:
             return
         selected = list(self._metric_classes)

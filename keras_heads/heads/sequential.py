@@ -197,12 +197,12 @@ class SequentialHeadWrapper(Head):
             mode=mode, regularization_losses=regularization_losses,
         )
 
-    def _loss_terms(self, labels, logits, features):
+    def _loss_terms(self, labels, logits, features, mode=None):
         flat_logits, flat_labels, flat_features = self._flatten(
             logits, labels, features
         )
         return self._static_head._loss_terms(
-            flat_labels, flat_logits, flat_features
+            flat_labels, flat_logits, flat_features, mode
         )
 
     def predictions(self, logits, keys=None):
@@ -223,7 +223,7 @@ class SequentialHeadWrapper(Head):
         )
         return self._static_head.update_metrics(
             eval_metrics, flat_features, flat_logits, flat_labels,
-            regularization_losses=regularization_losses,
+            regularization_losses=regularization_losses, mode=mode,
         )
 
     def create_estimator_spec(self, features, mode, logits, labels=None,

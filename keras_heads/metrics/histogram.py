@@ -64,6 +64,13 @@ class ScoreHistogram:
       activation: optional function applied to `scores` first, block by
         block (`ops.sigmoid` to pass logits): a large batch's scores are
         then never held in memory whole.
+      activation_and_sum: optional, in place of `activation`:
+        `activation_and_sum(scores, labels, weights)` of one block of flat
+        inputs (`weights` None when every score weighs the same) returns
+        the activated scores and a float32 scalar. The scalars' sum over
+        the batch, taken in the same pass as the counts (and scaled by a
+        scalar `weights`), is `total`: a head's weighted loss sum, whose
+        exponentials the sigmoid can share.
 
     Example:
 
@@ -74,9 +81,10 @@ class ScoreHistogram:
 
     def __init__(self, labels, scores, weights=None, num_buckets=200,
                  thresholds=(), decisions=None, by_column=False,
-                 activation=None):
+                 activation=None, activation_and_sum=None):
         scores = ops.cast(ops.convert_to_tensor(scores), "float32")
         self._activation = activation
+        self._activation_and_sum = activation_and_sum
         columns = scores.shape[-1] if by_column else 1
         self._num_buckets = num_buckets
         self._thresholds = tuple(sorted(set(float(t) for t in thresholds)))
@@ -105,29 +113,44 @@ class ScoreHistogram:
                 scores, "int32"
             )
         flat = {key: ops.reshape(value, (-1,)) for key, value in flat.items()}
-        blocks = _blocks(scores.shape)
+        blocks = block_count(scores.shape)
         if blocks == 1:
-            counts = self._count(flat)
+            counts, total = self._count(flat)
         else:
             stacked = {
                 key: ops.reshape(value, (blocks, -1))
                 for key, value in flat.items()
             }
-            counts, _ = ops.scan(
-                lambda total, block: (total + self._count(block), None),
-                ops.zeros((int(np.prod(self._shape)),), "float32"),
+
+            def add_block(sums, block):
+                counts, total = self._count(block)
+                return (sums[0] + counts, sums[1] + total), None
+
+            (counts, total), _ = ops.scan(
+                add_block,
+                (
+                    ops.zeros((int(np.prod(self._shape)),), "float32"),
+                    ops.zeros((), "float32"),
+                ),
                 stacked,
             )
         if scale is not None:
-            counts = counts * scale
+            counts, total = counts * scale, total * scale
+        # The sum of `activation_and_sum`'s scalars (0 without one).
+        self.total = total
         self._column_counts = ops.reshape(counts, self._shape)
         # [num_buckets, thresholds + 1, decisions, label kinds], all columns.
         self.counts = ops.sum(self._column_counts, axis=0)
 
     def _count(self, flat):
-        """The flat histogram of one block of flat inputs."""
+        """The flat histogram of one block of flat inputs, and its summand."""
         scores = flat["scores"]
-        if self._activation is not None:
+        total = ops.zeros((), "float32")
+        if self._activation_and_sum is not None:
+            scores, total = self._activation_and_sum(
+                scores, flat["labels"], flat.get("weights")
+            )
+        elif self._activation is not None:
             scores = self._activation(scores)
         cell = self._bucket(scores, self._num_buckets)
         if "column" in flat:
@@ -140,9 +163,10 @@ class ScoreHistogram:
         weights = flat.get("weights")
         if weights is None:
             weights = ops.ones_like(scores)
-        return ops.segment_sum(
+        counts = ops.segment_sum(
             weights, cell, num_segments=int(np.prod(self._shape))
         )
+        return counts, total
 
     @staticmethod
     def _bucket(scores, num_buckets):
@@ -223,7 +247,7 @@ def counts_at_decisions(counts):
     return Counts(*(f[0] for f in _counts(by_decision[1:], by_decision[:1])))
 
 
-def _blocks(shape):
+def block_count(shape):
     """How many equal blocks of at most about `BLOCK_SIZE` scores to cut a
     batch of static `shape` into (1 for a small or dynamic shape)."""
     if any(d is None for d in shape):

@@ -29,6 +29,26 @@ def sigmoid_cross_entropy(labels, logits):
     )
 
 
+def sigmoid_cross_entropy_and_sigmoid(labels, logits):
+    """`(sigmoid_cross_entropy(labels, logits), sigmoid(logits))`, sharing
+    one `exp(-|x|)`: where both are needed in one pass over a batch.
+
+    >>> loss, p = sigmoid_cross_entropy_and_sigmoid(
+    ...     ops.ones((1, 3)), ops.convert_to_tensor([[-41.0, 0.0, 3.0]]))
+    >>> [round(float(v), 4) for v in ops.convert_to_numpy(loss)[0]]
+    [41.0, 0.6931, 0.0486]
+    >>> [round(float(v), 4) for v in ops.convert_to_numpy(p)[0]]
+    [0.0, 0.5, 0.9526]
+    """
+    labels = ops.cast(labels, logits.dtype)
+    magnitude = ops.abs(logits)
+    decay = ops.exp(-magnitude)
+    loss = logits * (0.5 - labels) + 0.5 * magnitude + ops.log1p(decay)
+    # 1 / (1 + e^-x) for x >= 0, e^x / (1 + e^x) below.
+    larger = 1.0 / (1.0 + decay)
+    return loss, ops.where(logits >= 0.0, larger, decay * larger)
+
+
 def sparse_softmax_cross_entropy(label_ids, logits):
     """`logsumexp(x) - x[id]` for `[..., 1]` ids and `[..., n]` logits.
 

@@ -143,3 +143,37 @@ def test_one_weight_for_every_score_scales_the_counts(weight):
     assert float(ops.convert_to_numpy(ops.sum(scalar.counts))) == (
         pytest.approx(float(weight) * scores.size)
     )
+
+
+@pytest.mark.parametrize("shape", [(64, 5), (1 << 10, 1 << 10)],
+                         ids=["one block", "two blocks"])
+@pytest.mark.parametrize("weight_kind", ["scalar", "per example"])
+def test_activation_and_sum_is_summed_over_the_batch_with_the_counts(
+    shape, weight_kind
+):
+    """`activation_and_sum`'s scalars add up to `total` (block by block past
+    2^19 scores), and its activated scores are what gets counted."""
+    rng = np.random.default_rng(5)
+    logits = rng.normal(size=shape).astype("float32")
+    labels = (rng.random(shape) < 0.3).astype("float32")
+    if weight_kind == "scalar":
+        weights, per_score = np.float32(2.0), np.full(shape, 2.0)
+    else:
+        weights = rng.random((shape[0], 1)).astype("float32")
+        per_score = np.broadcast_to(weights, shape)
+
+    def sigmoid_and_sum(scores, block_labels, block_weights):
+        value = scores * block_labels
+        if block_weights is not None:
+            value = value * block_weights
+        return ops.sigmoid(scores), ops.sum(value)
+
+    histogram = ScoreHistogram(labels, logits, weights, thresholds=[0.5],
+                               activation_and_sum=sigmoid_and_sum)
+    expected = np.sum(per_score * logits.astype(np.float64) * labels)
+    np.testing.assert_allclose(float(ops.convert_to_numpy(histogram.total)),
+                               expected, rtol=1e-4)
+    plain = ScoreHistogram(labels, logits, weights, thresholds=[0.5],
+                           activation=ops.sigmoid)
+    np.testing.assert_allclose(ops.convert_to_numpy(histogram.counts),
+                               ops.convert_to_numpy(plain.counts), rtol=1e-6)

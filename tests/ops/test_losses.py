@@ -34,3 +34,24 @@ def test_sigmoid_cross_entropy_matches_its_definition():
         losses.sigmoid_cross_entropy(z, keras.ops.convert_to_tensor(x))
     )
     np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
+
+
+def test_cross_entropy_and_sigmoid_share_an_exponential_and_match_each():
+    """The shared form equals the loss and the sigmoid computed apart, and
+    stays finite (sigmoid in [0, 1]) at extreme logits."""
+    x = np.concatenate([
+        np.linspace(-30, 30, 121), [-1e4, -88.0, -17.0, 0.0, 17.0, 1e4]
+    ]).astype("float32")[:, None]
+    z = (np.arange(x.shape[0]) % 3 / 2.0).astype("float32")[:, None]
+    loss, probabilities = losses.sigmoid_cross_entropy_and_sigmoid(
+        z, keras.ops.convert_to_tensor(x)
+    )
+    loss, probabilities = backends.numpy(loss), backends.numpy(probabilities)
+    expected_loss = backends.numpy(
+        losses.sigmoid_cross_entropy(z, keras.ops.convert_to_tensor(x))
+    )
+    np.testing.assert_allclose(loss, expected_loss, rtol=1e-6)
+    expected = 1.0 / (1.0 + np.exp(-x.astype(np.float64)))
+    np.testing.assert_allclose(probabilities, expected, rtol=1e-6, atol=1e-30)
+    assert np.isfinite(loss).all()
+    assert ((probabilities >= 0) & (probabilities <= 1)).all()
