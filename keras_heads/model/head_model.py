@@ -8,6 +8,7 @@ from keras import ops
 
 from keras_heads import backend
 from keras_heads.heads import config as config_lib
+from keras_heads.keys import ModeKeys
 from keras_heads.model import export as export_lib
 from keras_heads.model.labels import has_vocabulary
 from keras_heads.model.labels import host_label_ids
@@ -63,6 +64,8 @@ class HeadModel(keras.Model):
         head_metrics = self._objective.metrics()
         self._objective._complete_metrics(head_metrics)
         self.head_metrics = head_metrics
+        # The mode of the step being traced (set by `compute_loss`).
+        self._step_mode = None
         if getattr(network, "built", False):
             self.built = True
 
@@ -156,8 +159,14 @@ class HeadModel(keras.Model):
         """
         _reject_sample_weight(sample_weight)
         self._check_label_ids(y)
+        # Keras' steps compute the loss, then the metrics of the same batch:
+        # in an evaluation step both get EVAL, so that a compiled step
+        # makes one pass for them (see `SingleHead.update_metrics`).
+        self._step_mode = None if training else ModeKeys.EVAL
         loss = reduce_terms(
-            self._objective._loss_terms(y, y_pred, _features(x))
+            self._objective._loss_terms(
+                y, y_pred, _features(x), self._step_mode
+            )
         )
         for extra in self.losses:
             loss = loss + self._aggregate_additional_loss(extra)
@@ -165,7 +174,7 @@ class HeadModel(keras.Model):
 
     def compute_metrics(self, x, y, y_pred, sample_weight=None):
         self._objective.update_metrics(
-            self.head_metrics, _features(x), y_pred, y
+            self.head_metrics, _features(x), y_pred, y, mode=self._step_mode
         )
         if self._compile_metrics is not None:
             self._compile_metrics.update_state(y, y_pred)

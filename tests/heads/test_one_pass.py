@@ -1,7 +1,8 @@
 """EVAL mode in one pass: a compiled step that calls `loss` and
-`update_metrics` with `mode=EVAL` on a large multi-label batch sums the loss
-in the metrics' block loop, which XLA runs once for both, and gives the
-values of the plain (two-pass) path."""
+`update_metrics` with `mode=EVAL` on a multi-label batch computes the loss
+in the pass that makes the metrics' histogram (block by block on a large
+batch), which XLA runs once for both, and gives the values of the plain
+(two-pass) path."""
 
 import numpy as np
 import pytest
@@ -10,23 +11,27 @@ import keras_heads as kh
 from keras_heads import ModeKeys
 from tests import backends
 
-# 2^20 scores: the histogram fills two blocks.
-EXAMPLES, CLASSES = 256, 4096
+# (examples, classes): 2^20 scores fill two blocks of the histogram; 1,024
+# scores, one.
+LARGE, SMALL = (256, 4096), (64, 16)
+parametrize_sizes = pytest.mark.parametrize(
+    "size", [LARGE, SMALL], ids=["two blocks", "one block"]
+)
 
 
-def _batch(seed=0, bad_label=False):
+def _batch(size=LARGE, bad_label=False, seed=0):
     rng = np.random.default_rng(seed)
-    logits = (3.0 * rng.normal(size=(EXAMPLES, CLASSES))).astype("float32")
-    labels = (rng.random((EXAMPLES, CLASSES)) < 0.2).astype("int32")
+    logits = (3.0 * rng.normal(size=size)).astype("float32")
+    labels = (rng.random(size) < 0.2).astype("int32")
     if bad_label:
         labels[7, 11] = 2
-    features = {"w": rng.uniform(0.5, 2.0, (EXAMPLES, 1)).astype("float32")}
+    features = {"w": rng.uniform(0.5, 2.0, (size[0], 1)).astype("float32")}
     return features, logits, labels
 
 
-def _head(**kwargs):
+def _head(size=LARGE, **kwargs):
     return kh.MultiLabelHead(
-        CLASSES, weight_column="w", thresholds=[0.3, 0.7],
+        size[1], weight_column="w", thresholds=[0.3, 0.7],
         classes_for_class_based_metrics=[5], **kwargs,
     )
 
@@ -51,12 +56,13 @@ def _evaluate(head, compile_fn, mode, batch):
 
 
 @backends.parametrize_compilers
+@parametrize_sizes
 @pytest.mark.parametrize(
     "reduction", [kh.Reduction.SUM_OVER_BATCH_SIZE, kh.Reduction.SUM]
 )
-def test_one_pass_gives_the_plain_values(compile_fn, reduction):
-    head = _head(loss_reduction=reduction)
-    batch = _batch()
+def test_one_pass_gives_the_plain_values(compile_fn, size, reduction):
+    head = _head(size, loss_reduction=reduction)
+    batch = _batch(size)
     plain_loss, plain = _evaluate(head, compile_fn, None, batch)
     loss, results = _evaluate(head, compile_fn, ModeKeys.EVAL, batch)
 
@@ -73,24 +79,26 @@ def test_one_pass_gives_the_plain_values(compile_fn, reduction):
     weighted = features["w"][:, 0] * elementwise.mean(axis=-1)
     expected = weighted.sum()
     if reduction != kh.Reduction.SUM:
-        expected /= EXAMPLES
+        expected /= size[0]
     np.testing.assert_allclose(loss, expected, rtol=1e-5)
 
 
 @backends.parametrize_compilers
-def test_one_pass_keeps_a_bad_label_visible(compile_fn):
+@parametrize_sizes
+def test_one_pass_keeps_a_bad_label_visible(compile_fn, size):
     """A label outside [0, 1] makes the loss and its mean NaN, as in the
     plain path."""
-    head = _head()
     loss, results = _evaluate(
-        head, compile_fn, ModeKeys.EVAL, _batch(bad_label=True)
+        _head(size), compile_fn, ModeKeys.EVAL, _batch(size, bad_label=True)
     )
     assert np.isnan(loss)
     assert np.isnan(results["average_loss"])
 
 
 def _compiled_loops(head, batch):
-    """The `while` loops in the optimized XLA program of one EVAL step."""
+    """The `while` loops in the optimized XLA program of one EVAL step: one,
+    the histogram's, where `loss` and `update_metrics` share it; two where
+    they do not."""
     eval_metrics = head.metrics()
     if backends.BACKEND == "jax":
         import jax

@@ -478,3 +478,29 @@ def test_label_ids_maps_names_for_a_dataset():
         model.fit(_batches([(features, labels)]), shuffle=False, verbose=0)
     with pytest.raises(ValueError, match="model.label_ids"):
         model.evaluate(_batches([(features, labels)]), verbose=0)
+
+
+def test_an_evaluation_step_gives_the_head_eval_mode_and_training_none():
+    """`evaluate` computes the loss and the metrics with `mode=EVAL` (so a
+    compiled step can share one pass between them); `fit` trains with no
+    mode, whose loss is differentiated as usual."""
+    seen = []
+
+    class Recording(kh.MultiLabelHead):
+        def _loss_terms(self, labels, logits, features, mode=None):
+            seen.append(("loss", mode))
+            return super()._loss_terms(labels, logits, features, mode)
+
+        def update_metrics(self, *args, mode=None, **kwargs):
+            seen.append(("metrics", mode))
+            return super().update_metrics(*args, mode=mode, **kwargs)
+
+    features, score = _data()
+    labels = (score > 0).astype("int64")
+    model = _model(Recording(3), 3)
+    model.fit(features, labels, batch_size=BATCH, epochs=1, verbose=0)
+    assert set(seen) == {("loss", None), ("metrics", None)}
+    seen.clear()
+    model.evaluate(features, labels, batch_size=BATCH, verbose=0)
+    assert set(seen) == {("loss", kh.ModeKeys.EVAL),
+                         ("metrics", kh.ModeKeys.EVAL)}
