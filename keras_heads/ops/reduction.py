@@ -50,14 +50,6 @@ def weighted_sum_and_size(unweighted_loss, weights):
     return backend.sum_all(weighted), size
 
 
-def reduce_loss(unweighted_loss, weights, loss_reduction):
-    """Reduces a weighted loss to a scalar the way the reference does."""
-    total, size = weighted_sum_and_size(unweighted_loss, weights)
-    if loss_reduction == Reduction.SUM:
-        return total
-    return ops.divide_no_nan(total, size)
-
-
 def reduce_terms(terms):
     """`sum(weighted sum / denominator)` over `(weighted sum, denominator)`
     terms (`Head._loss_terms`), each denominator first summed over the
