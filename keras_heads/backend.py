@@ -13,7 +13,10 @@ backend. What cannot be written that way lives here, and only here:
   what a compiler cannot do (strings and data-dependent shapes in
   `jax.jit`), with an error that says so;
 * gradients of an already computed loss, for `create_estimator_spec`'s
-  optimizer path, and the distribution strategy's replica count;
+  optimizer path, and the distribution strategy's replicas (their count,
+  sums and means) and batch split;
+* TensorFlow itself where only it will do (a SavedModel), with an error
+  that says how to install it;
 * shapes and dtypes a backend's compiler handles far better than others:
   per-example values as true vectors on JAX (`flat_vectors`), their sums in
   float64 on TensorFlow (`sum_all`), 8-bit labels checked once per example
@@ -62,6 +65,33 @@ def _tf():
     return tf
 
 
+class TensorFlowNotInstalledError(ModuleNotFoundError):
+    """Something that only TensorFlow can do was asked of an install
+    without it (`pip install keras-heads[jax]`, say)."""
+
+
+def require_tensorflow(purpose):
+    """The `tensorflow` module, for `purpose` (what needs it, in words).
+
+    Raises `TensorFlowNotInstalledError` (a `ModuleNotFoundError`) naming
+    `purpose` and the install that brings TensorFlow, where the bare import
+    would only say that no module is named `tensorflow`.
+    """
+    try:
+        import tensorflow as tf
+    except ModuleNotFoundError as error:
+        if error.name not in (None, "tensorflow"):
+            raise  # TensorFlow is there; one of its own imports failed.
+        raise TensorFlowNotInstalledError(
+            f"{purpose} needs TensorFlow, which is not installed (the "
+            f"{name()} backend runs without it). Install it with "
+            "`pip install keras-heads[tensorflow]` (or `pip install "
+            "tensorflow`).",
+            name="tensorflow",
+        ) from error
+    return tf
+
+
 def is_tensorflow():
     return name() == "tensorflow"
 
@@ -82,9 +112,15 @@ def is_traced(x=None):
     return False
 
 
+def loaded_tensorflow():
+    """The `tensorflow` module if something already imported it, else None:
+    a value can only be a TensorFlow object then, and nothing imports
+    TensorFlow just to ask."""
+    return sys.modules.get("tensorflow")
+
+
 def _is_tf_sparse(x):
-    # Only look when TensorFlow is already loaded: never import it for this.
-    tf = sys.modules.get("tensorflow")
+    tf = loaded_tensorflow()
     return tf is not None and isinstance(x, tf.SparseTensor)
 
 
@@ -163,7 +199,12 @@ def _host_strings(x):
         return a
     if a.dtype.kind == "U":
         return np.char.encode(a, "utf-8")
-    if a.dtype.kind == "O" and a.size and isinstance(a.flat[0], (str, bytes)):
+    # An empty object array holds no value to tell, and is taken for
+    # strings: it is how this module holds them off TensorFlow (see
+    # `convert_strings`), where numbers never come as objects.
+    if a.dtype.kind == "O" and (
+        not a.size or isinstance(a.flat[0], (str, bytes))
+    ):
         encode = np.frompyfunc(
             lambda s: s.encode("utf-8") if isinstance(s, str) else s, 1, 1
         )
@@ -194,6 +235,22 @@ def expand_dims(x, axis):
     if is_tensorflow():
         return _tf().expand_dims(x, axis)
     return keras.ops.expand_dims(x, axis)
+
+
+def reduce_last_axis(reduction, x):
+    """`reduction(x, axis=-1, keepdims=True)` (`keras.ops.max` or `min`),
+    also for a batch of no examples.
+
+    Keras' TensorFlow (eager) and PyTorch backends refuse the max or min of
+    any tensor without elements, even along an axis that has some, where
+    JAX returns the empty result. That result, `[..., 0, ..., 1]`, needs no
+    reduction: it is `x[..., :1]`. The shape is checked statically, so a
+    compiled function pays nothing.
+    """
+    shape = tuple(x.shape)
+    if shape[-1] != 0 and any(d == 0 for d in shape[:-1]):
+        return x[..., :1]
+    return reduction(x, axis=-1, keepdims=True)
 
 
 def flat_vectors(*tensors):
@@ -234,6 +291,55 @@ def sum_all(x):
         return keras.ops.sum(x)
     total = keras.ops.sum(keras.ops.cast(x, "float64"))
     return keras.ops.cast(total, "float32")
+
+
+def segment_sum(data, segment_ids, num_segments):
+    """`keras.ops.segment_sum` of 1-D `data` into `num_segments` (a Python
+    int), for ids all in `[0, num_segments)`.
+
+    On PyTorch, one `index_add`: Keras' version first repeats the ids with a
+    tensor count (`repeat_interleave`), which `torch.compile` cannot lower
+    for a batch of no examples, and which costs a pass of its own.
+    """
+    if name() == "torch":
+        import torch
+
+        data = keras.ops.convert_to_tensor(data)
+        ids = keras.ops.convert_to_tensor(segment_ids).long()
+        sums = torch.zeros(num_segments, dtype=data.dtype, device=data.device)
+        return sums.index_add(0, ids, data)
+    return keras.ops.segment_sum(data, segment_ids, num_segments=num_segments)
+
+
+def only_if(condition, compute, otherwise):
+    """`compute()` where the scalar bool `condition` holds, else
+    `otherwise()`: two functions of no argument that return tensors of one
+    shape and dtype.
+
+    TensorFlow and JAX branch (`tf.cond`, XLA's conditional), so `compute`
+    runs only when needed. PyTorch computes both and selects:
+    `torch.compile` would break its graph at a branch on a tensor's value.
+    """
+    if not is_traced(condition):
+        # Known on the host: no conditional to build (on JAX, an eager
+        # `cond` of fresh functions compiles anew at every call).
+        return compute() if bool(condition) else otherwise()
+    if name() == "torch":
+        return keras.ops.where(condition, compute(), otherwise())
+    return keras.ops.cond(condition, compute, otherwise)
+
+
+def branches_cheaply():
+    """Whether a compiled step pays next to nothing for a conditional
+    (`only_if`) that reads a batch.
+
+    TensorFlow 2.21's XLA: a binary evaluation step of 65,536 examples
+    takes as long with one as without. On JAX (jaxlib 0.10) the same step
+    takes 8-28% longer, more than a pass of its own over the scores: XLA
+    on CPU runs the conditional as a thunk of its own, which the step's
+    other work waits for.
+    """
+    return name() == "tensorflow"
 
 
 def merges_identical_loops(x):
@@ -375,6 +481,36 @@ def cross_replica_sum(x):
         if context is not None and context.num_replicas_in_sync > 1:
             return context.all_reduce(tf.distribute.ReduceOp.SUM, x)
     return x
+
+
+def replicas_mean(x):
+    """`x` averaged over the replicas of a `tf.distribute` step.
+
+    Identity elsewhere, as `cross_replica_sum`.
+    """
+    if is_tensorflow():
+        tf = _tf()
+        context = tf.distribute.get_replica_context()
+        if context is not None and context.num_replicas_in_sync > 1:
+            return context.all_reduce(tf.distribute.ReduceOp.MEAN, x)
+    return x
+
+
+def batch_shards():
+    """How many devices each process's batch is split over by the active
+    `keras.distribution` (JAX): every batch must hold a multiple of this
+    many examples. 1 without a distribution, and on other backends, whose
+    engines (`tf.distribute`) split any batch."""
+    if name() != "jax":
+        return 1
+    distribution = keras.distribution.distribution()
+    if distribution is None:
+        return 1
+    import jax
+
+    mesh = distribution.device_mesh
+    shards = mesh.shape[mesh.axis_names.index(distribution.batch_dim_name)]
+    return max(1, shards // jax.process_count())
 
 
 def one_replica(batch):

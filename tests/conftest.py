@@ -18,3 +18,23 @@ def _fresh_torch_compile_cache():
         import torch
 
         torch._dynamo.reset()
+
+
+# Property-based tests (tests/heads/test_invariants.py): a small, fixed
+# budget, the same examples on every run (CI reproduces any failure), no
+# example database written into the working tree, and no deadline or
+# "too slow" complaint, since a first example may trace or compile.
+from hypothesis import HealthCheck  # noqa: E402
+from hypothesis import settings  # noqa: E402
+
+settings.register_profile(
+    "keras_heads",
+    max_examples=25,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    print_blob=True,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+# `HYPOTHESIS_PROFILE=...` picks another registered profile.
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "keras_heads"))

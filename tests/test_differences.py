@@ -142,3 +142,47 @@ def _values(x):
     if backend.is_string(x):
         return string_values(x)
     return backends.numpy(x)
+
+
+def test_duplicated_head_names_are_rejected():
+    """Difference 20: the reference summed such a head's loss twice."""
+    heads = [keras_heads.BinaryClassHead(name="click"),
+             keras_heads.RegressionHead(name="click")]
+    with pytest.raises(ValueError, match="Head names must be unique") as error:
+        keras_heads.MultiHead(heads)
+    assert "['click', 'click']" in str(error.value)
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_non_finite_head_weights_are_rejected(bad):
+    """Difference 21: the reference's loss became NaN or inf."""
+    heads = [keras_heads.BinaryClassHead(name="a"),
+             keras_heads.BinaryClassHead(name="b")]
+    with pytest.raises(ValueError, match="head_weights must be finite") as error:
+        keras_heads.MultiHead(heads, head_weights=[1.0, bad])
+    assert repr(bad) in str(error.value)
+
+
+@pytest.mark.parametrize("thresholds", [[np.nan], [0.5, 0.5]],
+                         ids=["nan", "repeated"])
+@pytest.mark.parametrize(
+    "make_head",
+    [keras_heads.BinaryClassHead,
+     lambda **kw: keras_heads.MultiLabelHead(2, **kw)],
+    ids=["binary", "multi_label"],
+)
+def test_thresholds_must_be_distinct_numbers(make_head, thresholds):
+    """Difference 22: the reference accepted both: a NaN threshold calls
+    every prediction negative; repeated ones share one set of keys."""
+    with pytest.raises(ValueError, match="thresholds must be") as error:
+        make_head(thresholds=thresholds)
+    assert f"Given: {thresholds}" in str(error.value)
+
+
+@pytest.mark.parametrize("label_dimension", [1.5, 2.0, True])
+def test_label_dimension_must_be_a_python_int(label_dimension):
+    """Difference 23: the reference accepted any value not below 1."""
+    with pytest.raises(ValueError,
+                       match="label_dimension must be a Python int") as error:
+        keras_heads.RegressionHead(label_dimension=label_dimension)
+    assert repr(label_dimension) in str(error.value)

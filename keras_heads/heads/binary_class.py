@@ -28,14 +28,11 @@ _KEYS = (
 )
 
 
-def _check_thresholds(thresholds):
-    thresholds = tuple(thresholds) if thresholds else ()
-    if any(t <= 0.0 or t >= 1.0 for t in thresholds):
-        raise ValueError(
-            f"thresholds not in (0, 1): {thresholds}. Each threshold must be "
-            "strictly between 0 and 1."
-        )
-    return thresholds
+def _out_of_range(thresholds, t):
+    return (
+        f"thresholds not in (0, 1): {thresholds}. Each threshold must be "
+        f"strictly between 0 and 1; {t!r} is not."
+    )
 
 
 @register
@@ -50,8 +47,8 @@ class BinaryClassHead(SingleHead):
     Args:
       weight_column: a feature key (string) or `keras_heads.numeric_column`
         naming the example weights in `features`.
-      thresholds: thresholds in (0, 1) for the extra `accuracy`, `precision`
-        and `recall` metrics `.../positive_threshold_<t>`.
+      thresholds: distinct thresholds in (0, 1) for the extra `accuracy`,
+        `precision` and `recall` metrics `.../positive_threshold_<t>`.
       label_vocabulary: two class names, e.g. `["no", "yes"]`; string labels
         are looked up in it and `classes` predictions are these names.
       loss_reduction: one of `keras_heads.Reduction` except `NONE`.
@@ -84,7 +81,9 @@ class BinaryClassHead(SingleHead):
                 "(negative class, positive class). Given "
                 f"{len(label_vocabulary)}: {list(label_vocabulary)}"
             )
-        self._thresholds = _check_thresholds(thresholds)
+        self._thresholds = classes.validate_thresholds(
+            thresholds, _out_of_range
+        )
         super().__init__(weight_column, loss_reduction, loss_fn, name)
         self._class_names = classes.class_names(2, self._label_vocabulary)
 
@@ -130,19 +129,27 @@ class BinaryClassHead(SingleHead):
         """Returns the predictions in `keys` (default: all seven).
 
         `logistic` is `sigmoid(logits)`; `probabilities` is
-        `softmax([0, logits])`; `class_ids` is 1 iff `logits > 0`.
+        `softmax([0, logits])`, computed as `[sigmoid(-logits), logistic]`:
+        an infinite logit gives `[1, 0]` or `[0, 1]` on every backend, as
+        `logistic` gives 0 or 1. `class_ids` is 1 iff `logits > 0`. A NaN
+        logit is not: its class is 0, the first maximum of its `[NaN, NaN]`
+        probabilities by NumPy's rule (`classes.first_argmax`), and its
+        `logistic` is NaN.
         """
         keys = select_keys(keys, _KEYS)
         logits = label_ops.check_logits(logits, 1)
-        two_class = ops.concatenate([ops.zeros_like(logits), logits], axis=-1)
+        # `softmax([0, x])` is `sigmoid([-x, x])`, which needs no `inf - inf`
+        # for an infinite x. `[-x, x]` has its first maximum at 1 iff x > 0,
+        # and is `[NaN, NaN]` (class 0) for a NaN x.
+        symmetric = ops.concatenate([-logits, logits], axis=-1)
         out = {}
         if PredictionKeys.LOGITS in keys:
             out[PredictionKeys.LOGITS] = logits
         if PredictionKeys.LOGISTIC in keys:
             out[PredictionKeys.LOGISTIC] = ops.sigmoid(logits)
         if PredictionKeys.PROBABILITIES in keys:
-            out[PredictionKeys.PROBABILITIES] = ops.softmax(two_class, axis=-1)
-        out.update(classes.class_predictions(two_class, self._class_names, keys))
+            out[PredictionKeys.PROBABILITIES] = ops.sigmoid(symmetric)
+        out.update(classes.class_predictions(symmetric, self._class_names, keys))
         return {key: out[key] for key in keys}
 
     # --- metrics ---------------------------------------------------------------
@@ -176,7 +183,7 @@ class BinaryClassHead(SingleHead):
     def _update_head_metrics(self, eval_metrics, batch):
         key = self._key
         y, w = batch.labels, batch.weights
-        classes.update_histogram_metrics(
+        found_nan = classes.update_histogram_metrics(
             eval_metrics, key, y, batch.logits, w,
             decisions=batch.logits > 0.0,
         )
@@ -189,6 +196,7 @@ class BinaryClassHead(SingleHead):
         for mean_of_labels in (MetricKeys.LABEL_MEAN,
                                MetricKeys.ACCURACY_BASELINE):
             eval_metrics[key(mean_of_labels)].add_sums(label_sum, weight_sum)
+        return found_nan
 
     # --- export ----------------------------------------------------------------
 

@@ -1,5 +1,8 @@
 """What the classification heads share: class names, ids and label look-up."""
 
+import math
+import numbers
+
 import keras
 from keras import ops
 
@@ -35,6 +38,38 @@ def validate_vocabulary(label_vocabulary, error="should be a list or a tuple"):
             f"label_vocabulary has duplicated entries: {duplicates}."
         )
     return tuple(label_vocabulary)
+
+
+def validate_thresholds(thresholds, out_of_range):
+    """Checks metric thresholds: numbers in (0, 1), each naming its own
+    metrics. Returns them as a tuple.
+
+    `out_of_range(thresholds, t)` words the error for a threshold `t`
+    outside (0, 1), so that each head keeps the reference's message.
+    Thresholds whose metric keys (`accuracy/positive_threshold_%g`) would
+    be the same are rejected: one would silently replace the other.
+    """
+    thresholds = () if thresholds is None else tuple(thresholds)
+    for t in thresholds:
+        if (isinstance(t, bool) or not isinstance(t, numbers.Real)
+                or math.isnan(t)):
+            raise ValueError(
+                "thresholds must be numbers in (0, 1). Given: "
+                f"{list(thresholds)}, which holds {t!r}."
+            )
+        if not 0.0 < t < 1.0:
+            raise ValueError(out_of_range(thresholds, t))
+    by_key = {}
+    for t in thresholds:
+        by_key.setdefault(MetricKeys.ACCURACY_AT_THRESHOLD % t, []).append(t)
+    repeated = [ts for ts in by_key.values() if len(ts) > 1]
+    if repeated:
+        raise ValueError(
+            "thresholds must be distinct (to 6 significant digits: each "
+            "names its metrics, e.g. accuracy/positive_threshold_<t>). "
+            f"Given: {list(thresholds)}, where {repeated} coincide."
+        )
+    return thresholds
 
 
 def class_names(n_classes, label_vocabulary):
@@ -74,14 +109,39 @@ def ids_from_vocabulary(labels, label_vocabulary,
     return ids
 
 
+def first_argmax(scores):
+    """NumPy's `argmax(scores, axis=-1)`, on every backend and compiler.
+
+    The position of the first maximum, where a NaN counts as larger than
+    any number: a row holding a NaN gets the position of its first NaN,
+    and `-0.0` ties `0.0`. (TensorFlow's own argmax skips NaN, and it and
+    JAX's rank `-0.0` below `0.0`.) Infinities are ordinary values.
+
+    >>> ids = first_argmax(np.array(
+    ...     [[1.0, 3.0, 3.0], [0.0, np.nan, 5.0], [-0.0, 0.0, -1.0]],
+    ...     "float32"))
+    >>> ops.convert_to_numpy(ids).tolist()
+    [1, 1, 0]
+    """
+    is_nan = ops.isnan(scores)
+    first_nan = ops.argmax(ops.cast(is_nan, "int32"), axis=-1)
+    # Without NaN or `-0.0`, every backend's argmax is NumPy's.
+    unsigned_zeros = ops.where(scores == 0.0, 0.0, scores)
+    return ops.where(
+        ops.any(is_nan, axis=-1), first_nan,
+        ops.argmax(unsigned_zeros, axis=-1),
+    )
+
+
 def class_predictions(scores, names, keys):
     """`class_ids`, `classes`, `all_class_ids`, `all_classes` (those in `keys`).
 
-    `scores` is `[D0..DN, n]`; the predicted class is the first maximum.
-    The `all_*` keys are tiled over the first dimension only.
+    `scores` is `[D0..DN, n]`; the predicted class is `first_argmax`: the
+    first maximum, or the first NaN of a row that holds one. The `all_*`
+    keys are tiled over the first dimension only.
     """
     out = {}
-    class_ids = ops.expand_dims(ops.argmax(scores, axis=-1), -1)
+    class_ids = ops.expand_dims(first_argmax(scores), -1)
     if PredictionKeys.CLASS_IDS in keys:
         out[PredictionKeys.CLASS_IDS] = ops.cast(class_ids, backend.int64())
     if PredictionKeys.CLASSES in keys:
@@ -138,7 +198,12 @@ def update_histogram_metrics(eval_metrics, key, labels, logits, weights,
     """Adds the batch's histogram of `sigmoid(logits)` (or `histogram`, one
     already made with the same layout) to the totals that the metrics of
     `histogram_metrics` read: one scatter-add and one state update feed all
-    of them."""
+    of them.
+
+    Returns whether a logit was NaN (a scalar bool), which the histogram,
+    whose counts it made NaN, tells at no cost: what a head's
+    `_update_head_metrics` returns for `SingleHead.update_metrics`.
+    """
     totals = eval_metrics[key(MetricKeys.AUC)].totals
     if histogram is None:
         histogram = totals.histogram(
@@ -146,7 +211,7 @@ def update_histogram_metrics(eval_metrics, key, labels, logits, weights,
             activation=ops.sigmoid,
         )
     totals.add(histogram)
-    return totals
+    return ops.any(ops.isnan(histogram.counts))
 
 
 def logit_histogram(semantics, thresholds, labels, logits, weights,

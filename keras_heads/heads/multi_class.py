@@ -25,6 +25,27 @@ _KEYS = (
 )
 
 
+def _softmax(logits):
+    """The softmax over the last axis, the same on every backend for any
+    logits.
+
+    Each logit is shifted by its row's maximum, the maximum itself to
+    exactly 0, so that an infinite maximum gives no `inf - inf`: `+inf`
+    logits share all of their row's probability, and a row of `-inf` is
+    uniform, as any row of equal logits. A row holding a NaN is all NaN.
+    (`keras.ops.softmax` differs there: NaN on JAX and PyTorch, and on
+    TensorFlow NaN or 0 by position.)
+
+    >>> p = _softmax(np.array([[np.inf, 0.0, np.inf], [np.nan, 0.0, 1.0]],
+    ...                       "float32"))
+    >>> ops.convert_to_numpy(p).tolist()
+    [[0.5, 0.0, 0.5], [nan, nan, nan]]
+    """
+    top = backend.reduce_last_axis(ops.max, logits)
+    exponentials = ops.exp(ops.where(logits == top, 0.0, logits - top))
+    return exponentials / ops.sum(exponentials, axis=-1, keepdims=True)
+
+
 @register
 class MultiClassHead(SingleHead):
     """A head for single-label classification over `n_classes > 2` classes.
@@ -134,14 +155,20 @@ class MultiClassHead(SingleHead):
     # --- predictions -----------------------------------------------------------
 
     def predictions(self, logits, keys=None):
-        """Returns the predictions in `keys` (default: all six)."""
+        """Returns the predictions in `keys` (default: all six).
+
+        `probabilities` is the softmax of the logits (see `_softmax` for
+        infinite and NaN logits); `class_ids` is the first maximum of the
+        logits, or the first NaN of a row holding one, by NumPy's rule
+        (`classes.first_argmax`), on every backend.
+        """
         keys = select_keys(keys, _KEYS)
         logits = label_ops.check_logits(logits, self._n_classes)
         out = {}
         if PredictionKeys.LOGITS in keys:
             out[PredictionKeys.LOGITS] = logits
         if PredictionKeys.PROBABILITIES in keys:
-            out[PredictionKeys.PROBABILITIES] = ops.softmax(logits, axis=-1)
+            out[PredictionKeys.PROBABILITIES] = _softmax(logits)
         out.update(classes.class_predictions(logits, self._class_names, keys))
         return {key: out[key] for key in keys}
 

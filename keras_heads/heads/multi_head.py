@@ -1,10 +1,14 @@
 """`MultiHead`: several named heads trained together on one network."""
 
+import math
+import numbers
+
 from keras import ops
 
 from keras_heads import backend
 
 from keras_heads.heads.base import Head
+from keras_heads.heads.base import batch_weight
 from keras_heads.heads.base import sum_regularization
 from keras_heads.heads.config import register
 from keras_heads.keys import MetricKeys
@@ -29,10 +33,10 @@ class MultiHead(Head):
     `(head name, prediction key)`; metric keys carry each head's name.
 
     Args:
-      heads: a non-empty list of heads, each with a `name`. The first one
-        serves the default signature.
-      head_weights: optional list of floats, one per head, weighting the
-        heads' losses (not their metrics).
+      heads: a non-empty list of heads, each with a distinct `name`. The
+        first one serves the default signature.
+      head_weights: optional list of finite floats, one per head, weighting
+        the heads' losses (not their metrics).
 
     Unlike the reference, `update_metrics` streams: the heads' own metrics
     are created on the first call and reused by later calls (see
@@ -71,6 +75,13 @@ class MultiHead(Head):
                 f"len(heads): {len(heads)}. Given len(head_weights): "
                 f"{len(head_weights)}."
             )
+        for weight in head_weights or ():
+            if (isinstance(weight, bool) or not isinstance(weight, numbers.Real)
+                    or not math.isfinite(weight)):
+                raise ValueError(
+                    "head_weights must be finite numbers, one per head. "
+                    f"Given: {list(head_weights)}, which holds {weight!r}."
+                )
         for i, head in enumerate(heads):
             if head.name is None:
                 raise ValueError(
@@ -78,6 +89,14 @@ class MultiHead(Head):
                     f"(heads[{i}], name=None). Its name keys its logits, "
                     "labels, predictions and metrics."
                 )
+        names = [head.name for head in heads]
+        repeated = sorted({name for name in names if names.count(name) > 1})
+        if repeated:
+            raise ValueError(
+                f"Head names must be unique. Given heads named {names}, where "
+                f"{repeated} appear more than once. Each name keys a head's "
+                "logits, labels, predictions and metrics."
+            )
         self._heads = tuple(heads)
         self._head_weights = tuple(head_weights) if head_weights else ()
         # Per head, the keys of its own metrics, known after the first
@@ -278,14 +297,17 @@ class MultiHead(Head):
         Adds each head's own metrics (keys suffixed with its name) on the
         first call and updates the same objects on later calls, so every
         metric streams over batches. `loss/<head>` is the mean of the head's
-        batch losses, without head weight. `mode` goes to the heads (see
-        `SingleHead.update_metrics`).
+        batch losses, without head weight; a batch of no examples does not
+        count. `mode` goes to the heads (see `SingleHead.update_metrics`).
         """
         logits = self._logits_by_head(logits, labels)
+        # A batch of no examples adds no batch to the means over batches.
+        weight = batch_weight(logits[self._heads[0].name])
         if regularization_losses is not None:
             key = summary_key(MetricKeys.LOSS_REGULARIZATION, self.name)
             eval_metrics[key].update_state(
-                sum_regularization(regularization_losses)
+                sum_regularization(regularization_losses),
+                sample_weight=weight,
             )
         for i, head in enumerate(self._heads):
             head_logits, head_labels = logits[head.name], _get(labels, head.name)
@@ -296,7 +318,7 @@ class MultiHead(Head):
                 head._loss_terms(head_labels, head_logits, features, mode)
             )
             eval_metrics[self._loss_key(head)].update_state(
-                backend.cross_replica_sum(share)
+                backend.cross_replica_sum(share), sample_weight=weight
             )
             updated = head.update_metrics(self._head_metrics(eval_metrics, i),
                                           features, head_logits, head_labels,

@@ -43,7 +43,7 @@ class MultiLabelHead(SingleHead):
       n_classes: number of classes, > 1.
       weight_column: a feature key or `keras_heads.numeric_column` naming the
         example weights (one per example) in `features`.
-      thresholds: thresholds in (0, 1) for the extra `accuracy`,
+      thresholds: distinct thresholds in (0, 1) for the extra `accuracy`,
         `precision` and `recall` metrics `.../positive_threshold_<t>`, pooled
         over all classes.
       label_vocabulary: `n_classes` class names, for sparse string labels and
@@ -82,12 +82,10 @@ class MultiLabelHead(SingleHead):
                 "n_classes must be > 1 for multi-label classification. "
                 f"Given: {n_classes}"
             )
-        thresholds = tuple(thresholds) if thresholds else ()
-        for t in thresholds:
-            if t <= 0.0 or t >= 1.0:
-                raise ValueError(
-                    f"thresholds must be in (0, 1) range. Given: {t}"
-                )
+        thresholds = classes.validate_thresholds(
+            thresholds,
+            lambda _, t: f"thresholds must be in (0, 1) range. Given: {t}",
+        )
         self._label_vocabulary = classes.validate_vocabulary(
             label_vocabulary, error="must be a list or tuple"
         )
@@ -172,6 +170,7 @@ class MultiLabelHead(SingleHead):
 
     def _multi_hot(self, logits, labels):
         indices, values, dense_shape = backend.sparse_components(labels)
+        sparse.check_indices(indices, dense_shape)
         batch_shape = dense_shape[:-1]
         if any(d is None for d in batch_shape):
             batch_shape = tuple(ops.shape(logits)[:-1])
@@ -310,11 +309,11 @@ class MultiLabelHead(SingleHead):
     def _update_head_metrics(self, eval_metrics, batch):
         key, semantics = self._key, self._semantics
         y, w = batch.labels, batch.weights
-        classes.update_histogram_metrics(
+        found_nan = classes.update_histogram_metrics(
             eval_metrics, key, y, batch.logits, w, histogram=batch.histogram
         )
         if not self._metric_classes:
-            return
+            return found_nan
         selected = list(self._metric_classes)
         p = ops.sigmoid(ops.take(batch.logits, selected, axis=-1))
         per_class = semantics.histogram(
@@ -333,6 +332,7 @@ class MultiLabelHead(SingleHead):
                 probability_sums[column], count
             )
             eval_metrics[key(auc_key)].add_histogram(per_class, column)
+        return found_nan
 
     # --- export ----------------------------------------------------------------
 

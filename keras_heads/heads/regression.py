@@ -26,7 +26,8 @@ class RegressionHead(SingleHead):
     or per label dimension.
 
     Args:
-      label_dimension: number of regression targets per example.
+      label_dimension: number of regression targets per example, a Python
+        int >= 1.
       weight_column: a feature key or `keras_heads.numeric_column` naming the
         example weights in `features`.
       loss_reduction: one of `keras_heads.Reduction` except `NONE`; the
@@ -52,6 +53,12 @@ class RegressionHead(SingleHead):
     def __init__(self, label_dimension=1, weight_column=None,
                  loss_reduction=Reduction.SUM_OVER_BATCH_SIZE, loss_fn=None,
                  inverse_link_fn=None, name=None):
+        if (not isinstance(label_dimension, int)
+                or isinstance(label_dimension, bool)):
+            raise ValueError(
+                "label_dimension must be a Python int >= 1. Given: "
+                f"{label_dimension!r} of type {type(label_dimension).__name__}."
+            )
         if label_dimension < 1:
             raise ValueError(
                 f"Invalid label_dimension {label_dimension}. It must be an "

@@ -24,16 +24,42 @@ def broadcast_weights(sample_weight, values):
     gains a trailing axis and a `[B, 1]` weight loses its last axis, so both
     `[B]` and `[B, 1]` weights apply to both `[B]` and `[B, 1]` values.
     """
-    ones = ops.ones_like(values, dtype="float32")
+    # A broadcast, not `weights * ones_like(values)`: TensorFlow's graph
+    # optimizer makes a product by constant ones a tile, whose multiples it
+    # divides by the weights' shape (a batch of no examples: SIGFPE), and
+    # XLA on TensorFlow counts all of a mask-flattened (dynamic) batch's
+    # padded capacity in `ones_like` (a weight sum of 6 for 4 real steps).
     if sample_weight is None:
-        return ones
+        return ops.broadcast_to(
+            ops.convert_to_tensor(1.0, "float32"), ops.shape(values)
+        )
     weights = ops.cast(sample_weight, "float32")
     weight_rank, value_rank = len(weights.shape), len(values.shape)
     if weight_rank and weight_rank == value_rank + 1:
         weights = ops.squeeze(weights, -1)
     elif weight_rank and value_rank == weight_rank + 1:
         weights = ops.expand_dims(weights, -1)
-    return weights * ones
+    return ops.broadcast_to(weights, ops.shape(values))
+
+
+def keep_nan(weights, scores):
+    """`weights` (broadcast to `scores`), NaN wherever a score is NaN.
+
+    How `ScoreHistogram` counts a NaN score: it has no bucket and no side
+    of a threshold, and counted with its own weight it would land on some
+    backend-dependent side; with a NaN weight it makes the counts NaN
+    instead. Infinite scores are numbers like any other. One fused
+    multiply-add: no select, no reduction.
+
+    >>> weights = keep_nan(1.0, [0.3, float("nan"), float("inf")])
+    >>> ops.convert_to_numpy(weights).tolist()
+    [1.0, nan, 1.0]
+    """
+    scores = ops.cast(ops.convert_to_tensor(scores), "float32")
+    # Clipped, every number is finite and `0 * score` is 0; NaN stays NaN.
+    return broadcast_weights(weights, scores) + 0.0 * ops.clip(
+        scores, 0.0, 1.0
+    )
 
 
 def weighted_sums(values, sample_weight=None):

@@ -35,7 +35,9 @@ def export_saved_model(model, filepath, input_signature=None, verbose=True,
             "Export from one of those backends (the weights load across "
             "backends from a .keras file)."
         )
-    import tensorflow as tf
+    tf = backend.require_tensorflow(
+        "HeadModel.export(format='tf_saved_model') (a SavedModel)"
+    )
 
     specs = _tensor_specs(input_signature or _input_signature(model))
     layout = _Layout(model.head)

@@ -1,6 +1,7 @@
 """`HeadModel`: a network and a head, trained and served as one Keras model."""
 
 import collections.abc
+import contextlib
 
 import keras
 import numpy as np
@@ -8,10 +9,13 @@ from keras import ops
 
 from keras_heads import backend
 from keras_heads.heads import config as config_lib
+from keras_heads.heads.base import Head
+from keras_heads.heads.multi_head import MultiHead
 from keras_heads.keys import ModeKeys
+from keras_heads.model import distributed
 from keras_heads.model import export as export_lib
-from keras_heads.model.labels import has_vocabulary
-from keras_heads.model.labels import host_label_ids
+from keras_heads.model import monitoring
+from keras_heads.model.labels import LabelPreparation
 from keras_heads.model.labels import label_id_head
 from keras_heads.ops.reduction import reduce_terms
 
@@ -29,9 +33,10 @@ class HeadModel(keras.Model):
 
     Args:
       network: a Keras layer or model mapping features (a tensor, or a dict)
-        to logits: a tensor, or for a `MultiHead` a dict keyed by head name
-        or one tensor holding every head's logits. A functional network with
-        dict inputs receives only its own inputs from the features.
+        to logits: a tensor (or a one-entry dict of it), or for a
+        `MultiHead` a dict keyed by head name or one tensor holding every
+        head's logits. A functional network with dict inputs receives only
+        its own inputs from the features.
       head: a `keras_heads.Head`.
       **kwargs: passed to `keras.Model` (`name`, ...).
 
@@ -51,16 +56,30 @@ class HeadModel(keras.Model):
     """
 
     def __init__(self, network, head, **kwargs):
+        if not isinstance(network, keras.layers.Layer):
+            raise TypeError(
+                "network must be a Keras layer or model (keras.layers.Layer) "
+                "mapping the features to logits. Given: "
+                f"{type(network).__name__} {network!r:.80}"
+            )
+        if not isinstance(head, Head):
+            raise TypeError(
+                "head must be a keras_heads.Head instance, such as "
+                "keras_heads.BinaryClassHead(). Given: "
+                f"{type(head).__name__} {head!r:.80}"
+            )
         super().__init__(**kwargs)
         self.network = network
         self.head = head
-        # Strings cannot enter a compiled JAX or PyTorch step: there, class
-        # names are looked up before the step, and a twin of the head that
-        # takes ids computes the loss and the metrics.
-        self._labels_as_ids = not backend.is_tensorflow() and has_vocabulary(
-            head
-        )
-        self._objective = label_id_head(head) if self._labels_as_ids else head
+        # A single head takes one logits tensor: `call` unwraps a network's
+        # one-entry dict of logits for it.
+        self._single_head = not isinstance(head, MultiHead)
+        # Every batch's labels are prepared before the compiled step (class
+        # names to ids, sparse to multi-hot, checked by the head), so the
+        # step computes the loss and the metrics with the head's twin that
+        # takes ids.
+        self._labels = LabelPreparation(head)
+        self._objective = label_id_head(head)
         head_metrics = self._objective.metrics()
         self._objective._complete_metrics(head_metrics)
         self.head_metrics = head_metrics
@@ -72,7 +91,19 @@ class HeadModel(keras.Model):
     # --- the forward pass --------------------------------------------------------
 
     def call(self, features, training=None):
-        return self.network(self._network_inputs(features), training=training)
+        logits = self.network(self._network_inputs(features),
+                              training=training)
+        if not (self._single_head
+                and isinstance(logits, collections.abc.Mapping)):
+            return logits
+        if len(logits) != 1:
+            raise ValueError(
+                f"A single head takes one logits tensor, but the network "
+                f"returned a dict with keys {sorted(logits)}. Return one "
+                "tensor (or a one-entry dict), or use a keras_heads.MultiHead "
+                "whose heads are named after these keys."
+            )
+        return next(iter(logits.values()))
 
     def _network_inputs(self, features):
         """What the network takes from a features dict: for a functional
@@ -121,6 +152,15 @@ class HeadModel(keras.Model):
         return super()._maybe_symbolic_build(iterator=iterator,
                                              data_batch=data_batch)
 
+    def _symbolic_build(self, iterator=None, data_batch=None):
+        # JAX's fit() and evaluate() come here first with their batches:
+        # a batch that keras.distribution cannot split is refused before
+        # the first step, in terms of batch_size and examples.
+        if iterator is not None:
+            distributed.check_batches_split(iterator)
+        return super()._symbolic_build(iterator=iterator,
+                                       data_batch=data_batch)
+
     # --- training --------------------------------------------------------------
 
     def compile(self, optimizer="rmsprop", loss=None, loss_weights=None,
@@ -136,6 +176,8 @@ class HeadModel(keras.Model):
                 f"loss_weights={loss_weights!r}."
             )
         super().compile(optimizer=optimizer, **kwargs)
+        # Keras' `loss` tracker is off on uneven tf.distribute batches.
+        distributed.install_loss_tracker(self)
 
     def compile_from_config(self, config):
         """Compiles a loaded model as it was saved.
@@ -155,10 +197,10 @@ class HeadModel(keras.Model):
         Under `tf.distribute`, each replica divides its weighted loss sum by
         the denominator summed over all replicas (the global batch's), so the
         summed gradients and the reported loss equal one device's, for every
-        `loss_reduction`.
+        `loss_reduction` (the logged `loss` also on an uneven last batch:
+        see `keras_heads.model.distributed.LossTracker`).
         """
         _reject_sample_weight(sample_weight)
-        self._check_label_ids(y)
         # Keras' steps compute the loss, then the metrics of the same batch:
         # in an evaluation step both get EVAL, so that a compiled step
         # makes one pass for them (see `SingleHead.update_metrics`).
@@ -180,6 +222,18 @@ class HeadModel(keras.Model):
             self._compile_metrics.update_state(y, y_pred)
         return self.get_metrics_result()
 
+    @property
+    def metrics(self):
+        """Keras' metrics (the head's among them), then the direction of
+        each head metric key, where `EarlyStopping`, `ModelCheckpoint` and
+        `ReduceLROnPlateau` look for it with `mode="auto"` (see
+        `keras_heads.model.monitoring`). The directions hold no state and
+        give no results."""
+        metrics = super().metrics
+        if getattr(self, "head_metrics", None) is None:  # in __init__
+            return metrics
+        return metrics + [monitoring.metric_directions(self)]
+
     def get_metrics_result(self):
         """`{"loss": ..., <head metric key>: ..., <compiled metric>: ...}`."""
         keys = {id(metric): key for key, metric in self.head_metrics.items()}
@@ -192,56 +246,96 @@ class HeadModel(keras.Model):
                 results[keys.get(id(metric), metric.name)] = result
         return results
 
-    def _check_label_ids(self, labels):
-        if self._labels_as_ids and _holds_strings(labels):
-            raise ValueError(
-                f"On the {backend.name()} backend, class names cannot enter a "
-                "compiled step. fit() and evaluate() look up labels given as "
-                "arrays; for a dataset or generator, map its labels first "
-                "with model.label_ids(labels)."
-            )
+    def label_ids(self, labels, features=None):
+        """`labels` as the compiled step takes them, on every backend.
 
-    def label_ids(self, labels):
-        """`labels` as the compiled step takes them on this backend.
-
-        On TensorFlow, `labels` unchanged. On JAX and PyTorch, class names
-        are replaced by class ids (multi-hot rows for a `MultiLabelHead`);
-        use it to map a dataset's labels before `fit`.
+        Class names become class ids, sparse multi-label labels dense
+        multi-hot rows, and every label is checked by the head. `fit`,
+        `evaluate` and the `*_on_batch` methods do this themselves for every
+        kind of data; it is public for custom loops. `features` is needed
+        only for a `SequentialHeadWrapper` (its mask).
         """
-        if not self._labels_as_ids:
-            return _string_tensors(labels)
-        return host_label_ids(self.head, labels)
-
-    def _checked_batches(self, data):
-        """`data`, or for a generator, its batches checked for class names as
-        they come: else they fail obscurely at the compiled step's door."""
-        if self._labels_as_ids and isinstance(data, collections.abc.Iterator):
-            return _checked(data, self._check_label_ids)
-        return data
+        return self._labels.arrays(labels, features)
 
     def fit(self, x=None, y=None, *args, validation_data=None, **kwargs):
         _reject_weight_arguments(kwargs)
-        if isinstance(validation_data, tuple) and len(validation_data) == 2:
-            validation_data = (
-                validation_data[0], self.label_ids(validation_data[1])
+        with self._failing_cleanly():
+            return super().fit(
+                *self._prepared(x, y), *args,
+                validation_data=self._prepared_validation(validation_data),
+                **kwargs,
             )
-        return super().fit(self._checked_batches(x), self.label_ids(y), *args,
-                           validation_data=self._checked_batches(
-                               validation_data),
-                           **kwargs)
 
     def evaluate(self, x=None, y=None, *args, **kwargs):
         _reject_weight_arguments(kwargs)
-        return super().evaluate(self._checked_batches(x), self.label_ids(y),
-                                *args, **kwargs)
+        if kwargs.get("_use_cached_eval_dataset"):
+            # `fit`'s validation: its data, prepared by `fit`, is cached.
+            return super().evaluate(x, y, *args, **kwargs)
+        with self._failing_cleanly():
+            return super().evaluate(*self._prepared(x, y), *args, **kwargs)
 
     def train_on_batch(self, x, y=None, *args, **kwargs):
         _reject_weight_arguments(kwargs)
-        return super().train_on_batch(x, self.label_ids(y), *args, **kwargs)
+        return super().train_on_batch(x, self.label_ids(y, x), *args,
+                                      **kwargs)
 
     def test_on_batch(self, x, y=None, *args, **kwargs):
         _reject_weight_arguments(kwargs)
-        return super().test_on_batch(x, self.label_ids(y), *args, **kwargs)
+        return super().test_on_batch(x, self.label_ids(y, x), *args, **kwargs)
+
+    @contextlib.contextmanager
+    def _failing_cleanly(self):
+        """Lets an error out of `fit` / `evaluate` as it was raised (a label
+        error as the head's, not as `tf.data`'s wrapper of it), with the
+        model's variables as the last completed step left them."""
+        try:
+            with self._labels.raising_label_errors():
+                yield
+        except BaseException:
+            if backend.name() == "jax":
+                self.jax_state_sync()
+            raise
+
+    def _get_jax_state(self, trainable_variables=False,
+                       non_trainable_variables=False,
+                       optimizer_variables=False, metrics_variables=False,
+                       purge_model_variables=False):
+        # Keras' JAX loops take the variables' values out of the variables
+        # for the duration of a loop, and put back those of the last step at
+        # its end; a loop that raises before its first step would leave
+        # them empty. Kept here, `jax_state_sync` can always put them back.
+        state = super()._get_jax_state(
+            trainable_variables, non_trainable_variables, optimizer_variables,
+            metrics_variables, purge_model_variables,
+        )
+        if purge_model_variables:
+            wanted = {
+                "trainable_variables": trainable_variables,
+                "non_trainable_variables": non_trainable_variables,
+                "optimizer_variables": optimizer_variables,
+                "metrics_variables": metrics_variables,
+            }
+            self._jax_state = dict(
+                zip([key for key, on in wanted.items() if on], state)
+            )
+        return state
+
+    def _prepared(self, x, y):
+        """`(x, y)` with the labels prepared: in-memory labels at once,
+        those of a dataset or generator batch by batch."""
+        if y is not None:
+            return x, self.label_ids(y, x)
+        return self._labels.data(x), None
+
+    def _prepared_validation(self, data):
+        if data is None:
+            return None
+        if isinstance(data, tuple):
+            if len(data) == 3 and data[2] is not None:
+                _reject_weight_arguments({"sample_weight": data[2]})
+            if len(data) in (2, 3):
+                return self._prepared(data[0], data[1])
+        return self._labels.data(data)
 
     # --- predictions -----------------------------------------------------------
 
@@ -320,29 +414,6 @@ def _input_structure(network):
         return network.input
     except (AttributeError, ValueError):
         return None
-
-
-def _checked(batches, check_labels):
-    for batch in batches:
-        if isinstance(batch, tuple) and len(batch) > 1:
-            check_labels(batch[1])
-        yield batch
-
-
-def _holds_strings(labels):
-    if isinstance(labels, dict):
-        return any(_holds_strings(v) for v in labels.values())
-    return labels is not None and backend.is_string(labels)
-
-
-def _string_tensors(labels):
-    """String arrays as this backend's strings (Keras' data adapters take
-    no NumPy unicode arrays); everything else unchanged."""
-    if isinstance(labels, dict):
-        return {key: _string_tensors(value) for key, value in labels.items()}
-    if isinstance(labels, np.ndarray) and backend.is_string(labels):
-        return backend.convert_strings(labels)
-    return labels
 
 
 def _to_numpy(value):

@@ -187,8 +187,8 @@ def poison_examples_outside(values, lower, upper):
     if not (narrow_int and backend.checks_narrow_labels_by_example()):
         return poison_outside(values, lower, upper), 1.0
     outside = ops.logical_or(
-        ops.max(values, axis=-1, keepdims=True) > math.floor(upper),
-        ops.min(values, axis=-1, keepdims=True) < math.ceil(lower),
+        backend.reduce_last_axis(ops.max, values) > math.floor(upper),
+        backend.reduce_last_axis(ops.min, values) < math.ceil(lower),
     )
     return ops.cast(values, "float32"), ops.where(outside, np.nan, 1.0)
 

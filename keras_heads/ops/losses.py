@@ -8,6 +8,8 @@ import math
 
 from keras import ops
 
+from keras_heads import backend
+
 
 def sigmoid_cross_entropy(labels, logits):
     """`-z log(s(x)) - (1 - z) log(1 - s(x))`, computed stably.
@@ -58,7 +60,7 @@ def sparse_softmax_cross_entropy(label_ids, logits):
     """
     num_classes = logits.shape[-1]
     ids = ops.cast(label_ids, "int32")
-    shifted = logits - ops.max(logits, axis=-1, keepdims=True)
+    shifted = logits - backend.reduce_last_axis(ops.max, logits)
     log_normalizer = ops.log(ops.sum(ops.exp(shifted), axis=-1, keepdims=True))
     in_range = ops.logical_and(ids >= 0, ids < num_classes)
     picked = ops.take_along_axis(
@@ -77,7 +79,7 @@ def top1_matches(label_ids, logits):
     num_classes = logits.shape[-1]
     ids = ops.cast(label_ids, "int32")
     in_range = ops.logical_and(ids >= 0, ids < num_classes)
-    top = ops.max(logits, axis=-1, keepdims=True)
+    top = backend.reduce_last_axis(ops.max, logits)
     picked = ops.take_along_axis(logits, ops.where(in_range, ids, 0), axis=-1)
     is_top = ops.equal(logits, top)
     earlier = ops.arange(num_classes, dtype="int32") < ids

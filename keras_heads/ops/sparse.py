@@ -1,5 +1,6 @@
 """Sparse class-id labels as dense multi-hot tensors."""
 
+import numpy as np
 from keras import ops
 
 from keras_heads import backend
@@ -29,3 +30,31 @@ def examples_with(indices, flags, batch_shape):
     example = ops.cast(indices[:, :-1], "int32")
     hits = ops.scatter(example, ops.cast(flags, "int32"), tuple(batch_shape))
     return hits > 0
+
+
+def check_indices(indices, dense_shape):
+    """Raises `ValueError` for an entry outside `dense_shape`, when values
+    are known.
+
+    Backends disagree on such an entry (TensorFlow raises, JAX drops it
+    without a word), so it is refused before any of them sees it. While
+    tracing nothing is checked: `HeadModel` checks every batch before its
+    compiled step.
+
+    >>> check_indices(np.array([[0, 0], [2, 1]]), (2, 3))
+    Traceback (most recent call last):
+    ...
+    ValueError: labels has sparse entries outside its dense_shape (2, 3): ...
+    """
+    if backend.is_traced(indices) or any(d is None for d in dense_shape):
+        return
+    array = np.asarray(ops.convert_to_numpy(indices))
+    if not array.size:
+        return
+    outside = np.any((array < 0) | (array >= np.asarray(dense_shape)), axis=1)
+    if np.any(outside):
+        raise ValueError(
+            "labels has sparse entries outside its dense_shape "
+            f"{tuple(int(d) for d in dense_shape)}: indices "
+            f"{array[outside][:5].tolist()}."
+        )

@@ -443,3 +443,113 @@ def test_loss_fn_dropping_the_last_axis():
         _loss(head, _zeros(2, 1), _zeros(2, 1)),
         "logits_shape: (2, 1)", "loss_shape: (2,)",
     )
+
+
+THRESHOLD_HEADS = {
+    "binary": kh.BinaryClassHead,
+    "multi_label": lambda **kw: kh.MultiLabelHead(3, **kw),
+}
+
+
+@pytest.mark.parametrize(
+    "thresholds, bad",
+    [
+        ([float("nan")], "nan"),
+        ([0.5, float("nan")], "nan"),
+        (["0.5"], "'0.5'"),
+        ([True], "True"),
+        ([None], "None"),
+    ],
+    ids=["nan", "nan_second", "string", "bool", "none"],
+)
+@pytest.mark.parametrize("head_name", sorted(THRESHOLD_HEADS))
+def test_thresholds_that_are_not_numbers(head_name, thresholds, bad):
+    """NaN passed the range check (every comparison with it is false);
+    now the message names thresholds, what they must be and the value."""
+    _raises(
+        ValueError, "thresholds must be numbers in (0, 1)",
+        lambda: THRESHOLD_HEADS[head_name](thresholds=thresholds),
+        f"Given: {thresholds}", bad,
+    )
+
+
+@pytest.mark.parametrize(
+    "thresholds, coinciding",
+    [
+        ([0.5, 0.5], "[[0.5, 0.5]]"),
+        ([0.2, 0.7, 0.2, 0.7], "[[0.2, 0.2], [0.7, 0.7]]"),
+        # Both name the metrics `.../positive_threshold_0.3`.
+        ([0.3, 0.3000001], "[[0.3, 0.3000001]]"),
+    ],
+    ids=["pair", "two_pairs", "same_metric_key"],
+)
+@pytest.mark.parametrize("head_name", sorted(THRESHOLD_HEADS))
+def test_thresholds_that_coincide(head_name, thresholds, coinciding):
+    """Two thresholds with one metric key would share (and collapse) their
+    metrics; the message shows the thresholds and which coincide."""
+    _raises(
+        ValueError, "thresholds must be distinct",
+        lambda: THRESHOLD_HEADS[head_name](thresholds=thresholds),
+        f"Given: {thresholds}", coinciding,
+    )
+
+
+def test_distinct_thresholds_each_get_their_metrics():
+    """Close but distinct thresholds keep one metric triple each."""
+    head = kh.MultiLabelHead(3, thresholds=(0.3, 0.31, np.float32(0.5)))
+    keys = [key for key in head.metrics() if "positive_threshold" in key]
+    assert len(keys) == 9
+    assert "recall/positive_threshold_0.31" in keys
+
+
+@pytest.mark.parametrize("thresholds", [[0.0, 0.5], [0.5, 1.0],
+                                        [float("inf")]])
+def test_multi_label_thresholds_outside_unit_interval(thresholds):
+    """The reference's message, which gives the first offending value."""
+    bad = next(t for t in thresholds if not 0.0 < t < 1.0)
+    _raises(
+        ValueError, f"thresholds must be in (0, 1) range. Given: {bad}",
+        lambda: kh.MultiLabelHead(2, thresholds=thresholds),
+    )
+
+
+REGRESSION_HEADS = {
+    "regression": kh.RegressionHead,
+    "poisson": kh.PoissonRegressionHead,
+}
+
+
+@pytest.mark.parametrize(
+    "label_dimension, shown",
+    [
+        (1.5, "1.5 of type float"),
+        (2.0, "2.0 of type float"),
+        (True, "True of type bool"),
+        ("2", "'2' of type str"),
+        (np.int64(2), "of type int64"),
+        (None, "None of type NoneType"),
+    ],
+    ids=["float", "integral_float", "bool", "string", "numpy_int", "none"],
+)
+@pytest.mark.parametrize("head_name", sorted(REGRESSION_HEADS))
+def test_label_dimension_must_be_a_python_int(head_name, label_dimension,
+                                              shown):
+    """The logits dimension must be a static int (and JSON in the head's
+    config): the message names label_dimension, the type expected and the
+    value and type given."""
+    _raises(
+        ValueError, "label_dimension must be a Python int >= 1. Given: ",
+        lambda: REGRESSION_HEADS[head_name](label_dimension=label_dimension),
+        shown,
+    )
+
+
+@pytest.mark.parametrize("label_dimension", [0, -1])
+@pytest.mark.parametrize("head_name", sorted(REGRESSION_HEADS))
+def test_label_dimension_below_one_keeps_the_reference_message(
+        head_name, label_dimension):
+    _raises(
+        ValueError, f"Invalid label_dimension {label_dimension}.",
+        lambda: REGRESSION_HEADS[head_name](label_dimension=label_dimension),
+        "int >= 1",
+    )

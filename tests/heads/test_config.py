@@ -137,3 +137,133 @@ def test_unregistered_functions_fail_to_load_with_keras_error():
         config = keras.saving.serialize_keras_object(head)
     with pytest.raises(Exception, match="lambda|unsafe|safe_mode"):
         keras.saving.deserialize_keras_object(json.loads(json.dumps(config)))
+
+
+# --- numeric weight columns ---------------------------------------------------
+
+
+def _column(kind, normalizer_fn=None):
+    """A numeric weight column `w`: keras-heads' own, or TensorFlow's
+    (a namedtuple, so once serialized as a plain list)."""
+    if kind == "keras_heads":
+        return kh.numeric_column("w", normalizer_fn=normalizer_fn)
+    tf = pytest.importorskip("tensorflow")
+    return tf.feature_column.numeric_column(
+        "w", default_value=1.0, dtype=tf.float32, normalizer_fn=normalizer_fn
+    )
+
+
+def _weighted_heads(kind):
+    """`{name: (head, network outputs, labels)}`, each head weighted by a
+    numeric column `w` doubled by its normalizer."""
+    labels = np.array([[1], [0], [1], [0]])
+    values = np.array([[0.5], [1.5], [-2.0], [3.0]], "float32")
+    return {
+        "single": (kh.BinaryClassHead(weight_column=_column(kind, double)),
+                   1, labels),
+        "multi_head": (
+            kh.MultiHead([
+                kh.BinaryClassHead(weight_column=_column(kind, double),
+                                   name="click"),
+                kh.RegressionHead(weight_column=_column(kind), name="dwell"),
+            ], head_weights=[1.0, 0.5]),
+            2, {"click": labels, "dwell": values},
+        ),
+    }
+
+
+WEIGHTS = {"w": np.array([[1.0], [2.0], [0.5], [4.0]], "float32")}
+
+
+@pytest.mark.parametrize("kind", ["keras_heads", "tensorflow"])
+@pytest.mark.parametrize("name", ["single", "multi_head"])
+def test_numeric_weight_column_round_trips_to_the_same_loss(kind, name):
+    head, outputs, labels = _weighted_heads(kind)[name]
+    restored = _round_trip(head)
+    logits = np.random.default_rng(1).normal(size=(4, outputs)).astype(
+        "float32"
+    )
+    for sub_head in getattr(restored, "heads", [restored]):
+        column = sub_head._weight_column
+        assert isinstance(column, kh.NumericColumn), type(column)
+        assert column.key == "w"
+    want = backends.numpy(head.loss(labels, logits, features=WEIGHTS))
+    got = backends.numpy(restored.loss(labels, logits, features=WEIGHTS))
+    np.testing.assert_allclose(got, want, rtol=1e-6)
+    # The weights count: the same head without them gives another loss.
+    unweighted = backends.numpy(head.loss(
+        labels, logits, features={"w": np.ones((4, 1), "float32")}
+    ))
+    assert abs(float(unweighted) - float(want)) > 1e-3
+    assert restored.get_config() == head.get_config()
+
+
+def test_tensorflow_numeric_column_config_holds_its_fields():
+    head = kh.BinaryClassHead(weight_column=_column("tensorflow", double))
+    config = head.get_config()
+    assert json.loads(json.dumps(config)) == config
+    column = config["weight_column"]["__numeric_column__"]
+    assert column["key"] == "w"
+    assert column["dtype"] == "float32"
+    assert column["default_value"] == [1.0]
+    assert column["normalizer_fn"]["config"] == "keras_heads_tests>double"
+
+
+@pytest.mark.parametrize("kind", ["keras_heads", "tensorflow"])
+@pytest.mark.parametrize("name", ["single", "multi_head"])
+def test_numeric_weight_column_survives_a_keras_file(tmp_path, kind, name):
+    """A `HeadModel` saved to a `.keras` file and loaded evaluates to the
+    same loss, weighted as before."""
+    head, outputs, labels = _weighted_heads(kind)[name]
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((2,), name="x")
+    network = keras.Model({"x": inputs}, keras.layers.Dense(outputs)(inputs))
+    model = kh.HeadModel(network, head)
+    model.compile(optimizer="sgd")
+    features = dict(WEIGHTS, x=np.random.default_rng(2).normal(
+        size=(4, 2)).astype("float32"))
+    path = str(tmp_path / "model.keras")
+    model.save(path)
+    restored = keras.saving.load_model(path)
+    evaluate = dict(verbose=0, return_dict=True)
+    want = model.evaluate(features, labels, **evaluate)["loss"]
+    got = restored.evaluate(features, labels, **evaluate)["loss"]
+    np.testing.assert_allclose(got, want, rtol=1e-6)
+    # One batch: the head's weighted loss of the network's logits.
+    by_hand = head.loss(labels, model(features), features=features)
+    np.testing.assert_allclose(want, backends.numpy(by_hand), rtol=1e-5)
+
+
+def test_lambda_normalizer_warns_at_save_and_loads_only_when_unsafe():
+    """Keras' rule for any lambda: a warning when saved; safe mode refuses
+    to load it; `safe_mode=False` loads it."""
+    head = kh.BinaryClassHead(
+        weight_column=kh.numeric_column("w", normalizer_fn=lambda x: x * 3.0)
+    )
+    with pytest.warns(UserWarning, match="lambda"):
+        config = json.loads(json.dumps(
+            keras.saving.serialize_keras_object(head)
+        ))
+    with pytest.raises(ValueError, match="lambda"):
+        keras.saving.deserialize_keras_object(config)
+    restored = keras.saving.deserialize_keras_object(config, safe_mode=False)
+    labels, logits = np.array([[1], [0], [1], [0]]), np.ones((4, 1), "float32")
+    np.testing.assert_allclose(
+        backends.numpy(restored.loss(labels, logits, features=WEIGHTS)),
+        backends.numpy(head.loss(labels, logits, features=WEIGHTS)),
+        rtol=1e-6,
+    )
+
+
+def _unregistered(x):
+    return x * 3.0
+
+
+def test_unregistered_normalizer_fails_to_load_naming_it():
+    head = kh.BinaryClassHead(
+        weight_column=kh.numeric_column("w", normalizer_fn=_unregistered)
+    )
+    config = json.loads(json.dumps(keras.saving.serialize_keras_object(head)))
+    with pytest.raises(TypeError, match="Could not locate function "
+                                        "'_unregistered'"):
+        keras.saving.deserialize_keras_object(config)

@@ -623,3 +623,66 @@ def test_loss_compiles(compile_fn):
                       regularization_losses=[0.5])
     np.testing.assert_allclose(backends.numpy(compiled(logits)),
                                backends.numpy(eager), rtol=1e-6)
+
+
+# --- construction errors -----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "names, repeated",
+    [
+        (["a", "a"], "['a']"),
+        (["a", "b", "a", "b", "c"], "['a', 'b']"),
+    ],
+)
+def test_duplicated_head_names_are_rejected(names, repeated):
+    """Two heads with one name would share labels and metric keys and be
+    counted twice in the loss; the message lists the names."""
+    heads = [keras_heads.RegressionHead(name=name) for name in names]
+    with pytest.raises(ValueError, match="Head names must be unique") as info:
+        keras_heads.MultiHead(heads)
+    message = str(info.value)
+    assert f"heads named {names}" in message
+    assert f"{repeated} appear more than once" in message
+
+
+@pytest.mark.parametrize(
+    "bad", [float("nan"), float("inf"), -float("inf"), "1.0", None, True],
+    ids=["nan", "inf", "-inf", "string", "none", "bool"],
+)
+def test_head_weights_must_be_finite_numbers(bad):
+    heads = [keras_heads.RegressionHead(name="a"),
+             keras_heads.RegressionHead(name="b")]
+    with pytest.raises(ValueError,
+                       match="head_weights must be finite numbers") as info:
+        keras_heads.MultiHead(heads, head_weights=[1.0, bad])
+    message = str(info.value)
+    assert f"Given: {[1.0, bad]}" in message
+    assert f"which holds {bad!r}" in message
+
+
+def test_head_weights_of_the_wrong_size_keep_the_reference_message():
+    heads = [keras_heads.RegressionHead(name="a"),
+             keras_heads.RegressionHead(name="b")]
+    with pytest.raises(ValueError, match=r"heads and head_weights must have "
+                                         r"the same size\. Given len\(heads\)"
+                                         r": 2\. Given len\(head_weights\): "
+                                         r"3\."):
+        keras_heads.MultiHead(heads, head_weights=[1.0, float("nan"), 2.0])
+
+
+def test_finite_head_weights_of_any_numeric_type_weight_the_loss():
+    """Ints, NumPy floats, zero and negative weights stay accepted."""
+    head = keras_heads.MultiHead(
+        [keras_heads.RegressionHead(name="a"),
+         keras_heads.RegressionHead(name="b")],
+        head_weights=[2, np.float32(-0.25)],
+    )
+    logits = np.array([[1.0, 2.0]], "float32")
+    labels = {"a": np.array([[0.0]], "float32"),
+              "b": np.array([[0.0]], "float32")}
+    # 2 * 1 ** 2 - 0.25 * 2 ** 2
+    np.testing.assert_allclose(
+        backends.numpy(head.loss(labels=labels, logits=logits)), 1.0,
+        rtol=1e-6,
+    )

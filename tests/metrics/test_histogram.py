@@ -6,6 +6,9 @@ import pytest
 from keras import ops
 
 from keras_heads.metrics import AUC
+from keras_heads.metrics import BinaryAccuracy
+from keras_heads.metrics import Precision
+from keras_heads.metrics import Recall
 from keras_heads.metrics import ScoreHistogram
 
 
@@ -118,12 +121,40 @@ def test_auc_fed_from_a_histogram_equals_update_state():
     assert float(fed.result()) == pytest.approx(float(direct.result()))
 
 
-def test_out_of_range_and_nan_scores_stay_in_the_histogram():
+def test_out_of_range_scores_stay_in_the_histogram():
     histogram = ScoreHistogram(
-        [1, 0, 1], np.array([-3.0, 7.0, np.nan], "float32"), num_buckets=4
+        [1, 0, 1], np.array([-3.0, 7.0, np.inf], "float32"), num_buckets=4
     )
     counts = ops.convert_to_numpy(histogram.auc_histogram())
-    assert counts.sum() == 3.0
+    np.testing.assert_array_equal(counts, [[1, 0], [0, 0], [1, 1], [0, 0]])
+
+
+@pytest.mark.parametrize("by_column", [False, True])
+def test_a_nan_weight_makes_every_count_of_its_column_nan(by_column):
+    weights = np.array([[1.0, 2.0], [np.nan, 1.0]], "float32")
+    histogram = ScoreHistogram(
+        [[1, 0], [0, 1]], np.array([[0.2, 0.9], [0.7, 0.4]], "float32"),
+        weights, num_buckets=4, thresholds=[0.5], by_column=by_column,
+    )
+    assert np.isnan(ops.convert_to_numpy(histogram.counts)).all()
+    if by_column:
+        clean = ops.convert_to_numpy(histogram.column_counts(1))
+        assert not np.isnan(clean).any() and clean.sum() == 3.0
+
+
+@pytest.mark.parametrize("make_metric", [
+    AUC, lambda: AUC(curve="PR"), Precision, Recall, BinaryAccuracy,
+], ids=["auc", "auc_pr", "precision", "recall", "binary_accuracy"])
+def test_a_metric_fed_a_nan_score_reports_nan_until_reset(make_metric):
+    metric = make_metric()
+    metric.update_state([1, 0, 1], [0.9, np.nan, 0.2])
+    metric.update_state([1, 0], [0.8, 0.1])
+    assert np.isnan(float(metric.result()))
+    metric.reset_state()
+    metric.update_state([1, 0, 1], [0.9, np.inf, -np.inf])
+    fresh = make_metric()
+    fresh.update_state([1, 0, 1], [0.9, 1.0, 0.0])
+    assert float(metric.result()) == float(fresh.result())
 
 
 @pytest.mark.parametrize("weight", [1.0, 2.5, np.float32(0.5)])

@@ -11,11 +11,13 @@ sets `XLA_FLAGS=--xla_force_host_platform_device_count=2`). Devices are set
 up before TensorFlow or JAX initialise theirs, which is why every run gets a
 fresh process.
 
-For each case (class labels as ids or names, and a loss reduction; all of
-`CASES` by default), the run builds the same `HeadModel` (fixed weights),
-trains it one epoch with SGD, unshuffled, then evaluates it, and writes
-`{case: {"weights", "history", "evaluate"}}` (or `{case: {"error"}}`) plus
-the number of replicas to OUT_JSON.
+For each case (class labels as ids or names, a loss reduction, and
+optionally `<examples>x<batch size>`, else `EXAMPLES` in batches of
+`GLOBAL_BATCH`; all of `CASES` by default), the run builds the same
+`HeadModel` (fixed weights), trains it one epoch with SGD, unshuffled, then
+evaluates it, and writes `{case: {"weights", "history", "evaluate"}}` (and
+in `single` mode `"loss_by_hand"`, the evaluation's loss computed batch by
+batch; or `{case: {"error"}}`) plus the number of replicas to OUT_JSON.
 """
 
 import json
@@ -33,25 +35,30 @@ REDUCTIONS = ("sum", "sum_over_batch_size")  # keras_heads.Reduction values
 LABELS = ("ids", "names")
 CASES = tuple(f"{labels}-{reduction}"
               for labels in LABELS for reduction in REDUCTIONS)
+# Example counts and batch sizes whose last batch two replicas cannot share
+# evenly: a last batch of 1 (one replica gets none) or 3 (two and one).
+UNEVEN_SPLITS = ("25x8", "7x4", "9x2")
+UNEVEN_CASES = tuple(f"ids-{reduction}-{split}"
+                     for split in UNEVEN_SPLITS for reduction in REDUCTIONS)
 
 
-def make_data(labels_kind="names"):
+def make_data(labels_kind="names", examples=EXAMPLES, batch=GLOBAL_BATCH):
     """`(features, labels)`, class labels as ids or names.
 
-    Every global batch of `GLOBAL_BATCH` examples splits into halves (one
-    per replica) whose weighted losses differ."""
+    Every global batch of `batch` examples splits into halves (one per
+    replica) whose weighted losses differ."""
     rng = np.random.RandomState(0)
-    x = rng.normal(size=(EXAMPLES, 4)).astype("float32")
-    weights = rng.uniform(0.2, 0.8, size=(EXAMPLES, 1)).astype("float32")
+    x = rng.normal(size=(examples, 4)).astype("float32")
+    weights = rng.uniform(0.2, 0.8, size=(examples, 1)).astype("float32")
     # The first half of each global batch weighs over twice the second.
-    first_half = (np.arange(EXAMPLES) % GLOBAL_BATCH) < GLOBAL_BATCH // 2
+    first_half = (np.arange(examples) % batch) < batch // 2
     weights[first_half] += 1.5
-    class_ids = rng.randint(0, 3, size=(EXAMPLES, 1))
+    class_ids = rng.randint(0, 3, size=(examples, 1))
     labels = {
         "cls": (np.array(VOCABULARY)[class_ids] if labels_kind == "names"
                 else class_ids.astype("int64")),
-        "bin": rng.randint(0, 2, size=(EXAMPLES, 1)).astype("int64"),
-        "reg": rng.normal(size=(EXAMPLES, 1)).astype("float32"),
+        "bin": rng.randint(0, 2, size=(examples, 1)).astype("int64"),
+        "reg": rng.normal(size=(examples, 1)).astype("float32"),
     }
     return {"x": x, "w": weights}, labels
 
@@ -146,24 +153,58 @@ def _floats(logs):
             for key, value in logs.items()}
 
 
-def _train_and_evaluate(scope, labels_kind, reduction):
-    features, labels = make_data(labels_kind)
+def parse_case(case):
+    """`(labels kind, reduction, examples, batch size)` of a case."""
+    labels_kind, reduction, *split = case.split("-")
+    examples, batch = map(int, split[0].split("x")) if split else (
+        EXAMPLES, GLOBAL_BATCH)
+    return labels_kind, reduction, examples, batch
+
+
+def _loss_by_hand(model, features, labels, batch):
+    """The mean over examples of each batch's loss (the head's, plus the
+    regularization), computed batch by batch on this device: what
+    `evaluate` logs as `loss` on one device."""
+    import keras
+
+    def rows(values, start):
+        return {k: v[start:start + batch] for k, v in values.items()}
+
+    total, count = 0.0, 0
+    for start in range(0, len(features["x"]), batch):
+        batch_features = rows(features, start)
+        logits = model(batch_features)
+        loss = model.head.loss(rows(labels, start), logits,
+                               features=batch_features)
+        loss = float(keras.ops.convert_to_numpy(loss)) + sum(
+            float(keras.ops.convert_to_numpy(extra)) for extra in model.losses
+        )
+        size = len(batch_features["x"])
+        total, count = total + loss * size, count + size
+    return total / count
+
+
+def _train_and_evaluate(scope, case, by_hand=False):
+    labels_kind, reduction, examples, batch = parse_case(case)
+    features, labels = make_data(labels_kind, examples, batch)
     with scope():
         model = make_model(reduction, labels_kind)
     history = model.fit(
-        features, labels, batch_size=GLOBAL_BATCH, epochs=1, shuffle=False,
+        features, labels, batch_size=batch, epochs=1, shuffle=False,
         verbose=0,
     )
     weights = [np.asarray(w).tolist() for w in model.get_weights()]
     evaluation = model.evaluate(
-        features, labels, batch_size=GLOBAL_BATCH, verbose=0,
-        return_dict=True,
+        features, labels, batch_size=batch, verbose=0, return_dict=True,
     )
-    return {
+    results = {
         "weights": weights,
         "history": _floats(history.history),
         "evaluate": _floats(evaluation),
     }
+    if by_hand:
+        results["loss_by_hand"] = _loss_by_hand(model, features, labels, batch)
+    return results
 
 
 def run(mode, cases):
@@ -173,9 +214,10 @@ def run(mode, cases):
     scope, replicas = _strategy(mode)
     results = {"replicas": replicas}
     for case in cases:
-        labels_kind, reduction = case.split("-")
         try:
-            results[case] = _train_and_evaluate(scope, labels_kind, reduction)
+            results[case] = _train_and_evaluate(
+                scope, case, by_hand=mode == "single"
+            )
         except Exception:  # Reported by the test, which fails on it.
             results[case] = {"error": traceback.format_exc(limit=-8)}
     return results
@@ -189,7 +231,7 @@ def main(argv=None):
         "single", "mirrored", "multi_worker", "data_parallel"])
     parser.add_argument("out", help="the JSON file to write")
     parser.add_argument("--cases", default=",".join(CASES),
-                        help="comma-separated, from CASES")
+                        help="comma-separated: LABELS-REDUCTION[-NxBATCH]")
     parser.add_argument("--worker", type=int, help="multi_worker: my index")
     parser.add_argument("--ports", help="multi_worker: the workers' ports, "
                         "comma-separated")

@@ -17,15 +17,24 @@ halves (one per replica) whose example weights differ over twofold, so
 the replicas' weighted loss sums differ. A replica dividing its sum by its
 own denominator instead of the global one doubles the gradients; a metric
 averaging the replicas' values instead of summing their state is off.
+
+The last batch may not split evenly (25 examples in batches of 8: its one
+example goes to one replica, none to the other). `tf.distribute` then still
+gives one device's numbers, the logged `loss` included: the mean over
+examples of each batch's loss, regularization included, which the one-device
+run also computes batch by batch to check. `keras.distribution` cannot split
+such a batch: `fit` refuses it before the first step, saying what to pass.
 """
 
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
 import time
 
+import keras
 import numpy as np
 import pytest
 
@@ -41,7 +50,7 @@ pytestmark = backends.only_on(
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))))
 SCRIPT = run_lib.__file__
-TIMEOUT_S = 240
+TIMEOUT_S = 600  # Every run at once, on a small machine.
 ATOL_WEIGHTS = 1e-5
 RTOL_LOGS = 1e-5
 
@@ -49,18 +58,33 @@ RTOL_LOGS = 1e-5
 # tensors through tf.data and the step. The two worker processes, slow to
 # start and to synchronise, train with them only, under every reduction.
 NAMES_CASES = tuple(c for c in run_lib.CASES if c.startswith("names-"))
+# Uneven last batches for the worker processes: 1 example (one replica gets
+# none), and 3 (two and one).
+MULTI_WORKER_UNEVEN_CASES = ("names-sum-25x8", "names-sum_over_batch_size-7x4")
+# What keras.distribution cannot split: a last batch of 1, and batches of 3.
+INDIVISIBLE_CASES = {
+    "ids-sum-25x8": "Got 25 examples in batches of 8: the last batch holds 1",
+    "ids-sum-9x3": "Got batch_size=3",
+}
 
 # The runs of each backend: name -> (MODE of `_distributed_run.py`, number
-# of processes, cases).
+# of processes, cases). The runs named `single...` give one device's
+# results, every case's in one of them.
 RUNS = {
     "tensorflow": {
         "single": ("single", 1, run_lib.CASES),
+        "single_uneven": ("single", 1,
+                          run_lib.UNEVEN_CASES + MULTI_WORKER_UNEVEN_CASES),
         "mirrored": ("mirrored", 1, run_lib.CASES),
-        "multi_worker": ("multi_worker", 2, NAMES_CASES),
+        "mirrored_uneven": ("mirrored", 1, run_lib.UNEVEN_CASES),
+        "multi_worker": ("multi_worker", 2,
+                         NAMES_CASES + MULTI_WORKER_UNEVEN_CASES),
     },
     "jax": {
         "single": ("single", 1, run_lib.CASES),
         "data_parallel": ("data_parallel", 1, run_lib.CASES),
+        "data_parallel_uneven": ("data_parallel", 1,
+                                 tuple(INDIVISIBLE_CASES)),
     },
 }
 
@@ -144,9 +168,17 @@ def runs(tmp_path_factory):
                 process.wait()
 
 
-def _assert_same_as_one_device(runs, name, case):
-    (one,) = runs["single"]
+def _one_device(runs, case):
+    """The one-device run's results (`{"replicas", case}`) for `case`."""
+    (one,) = [results for name, workers in runs.items()
+              if name.startswith("single")
+              for results in workers if case in results]
     assert one["replicas"] == 1
+    return one
+
+
+def _assert_same_as_one_device(runs, name, case):
+    one = _one_device(runs, case)
     for worker, many in enumerate(runs[name]):
         assert many["replicas"] == run_lib.REPLICAS, (
             f"{name} ran on {many['replicas']} replicas"
@@ -212,3 +244,111 @@ def test_multi_worker_mirrored_strategy_matches_one_device(runs, case):
 @pytest.mark.parametrize("case", run_lib.CASES)
 def test_data_parallel_matches_one_device(runs, case):
     _assert_same_as_one_device(runs, "data_parallel", case)
+
+
+@backends.only_on("tensorflow", why="tf.distribute is TensorFlow's")
+@pytest.mark.parametrize("case", run_lib.UNEVEN_CASES)
+def test_mirrored_strategy_matches_one_device_on_an_uneven_last_batch(
+        runs, case):
+    _assert_same_as_one_device(runs, "mirrored_uneven", case)
+
+
+@backends.only_on("tensorflow", why="tf.distribute is TensorFlow's")
+@pytest.mark.parametrize("case", MULTI_WORKER_UNEVEN_CASES)
+def test_multi_worker_strategy_matches_one_device_on_an_uneven_last_batch(
+        runs, case):
+    _assert_same_as_one_device(runs, "multi_worker", case)
+
+
+@backends.only_on("tensorflow", why="the uneven cases run on TensorFlow")
+@pytest.mark.parametrize(
+    "case", run_lib.UNEVEN_CASES + MULTI_WORKER_UNEVEN_CASES
+)
+def test_one_device_loss_is_the_mean_over_examples_of_the_batch_losses(
+        runs, case):
+    """What the distributed runs are held to: on one device, `evaluate`'s
+    `loss` is sum(loss_b * n_b) / sum(n_b) over the batches, the last (a
+    smaller one) weighing less."""
+    results = _one_device(runs, case)[case]
+    if "error" in results:
+        pytest.fail(f"{case}: the single run failed:\n{results['error']}")
+    np.testing.assert_allclose(results["evaluate"]["loss"],
+                               results["loss_by_hand"], rtol=RTOL_LOGS)
+
+
+@backends.only_on("jax", why="keras.distribution runs on JAX")
+@pytest.mark.parametrize("case", sorted(INDIVISIBLE_CASES))
+def test_data_parallel_refuses_a_batch_it_cannot_split(runs, case):
+    (results,) = runs["data_parallel_uneven"]
+    assert results["replicas"] == run_lib.REPLICAS
+    error = results[case].get("error")
+    assert error is not None, f"{case} ran: {results[case]}"
+    assert "ValueError: keras.distribution splits each batch over 2 " \
+        "devices" in error, error
+    assert INDIVISIBLE_CASES[case] in error, error
+    assert "IndivisibleError" not in error, error
+
+
+class _Steps(keras.callbacks.Callback):
+    def __init__(self):
+        super().__init__()
+        self.steps = 0
+
+    def on_train_batch_begin(self, batch, logs=None):
+        self.steps += 1
+
+    def on_test_batch_begin(self, batch, logs=None):
+        self.steps += 1
+
+
+@backends.only_on("jax", why="keras.distribution runs on JAX")
+@pytest.mark.parametrize("method", ["fit", "evaluate"])
+@pytest.mark.parametrize("examples, batch_size, expected", [
+    (25, 8, "Got 25 examples in batches of 8: the last batch holds 1. Pass "
+            "a number of examples that 2 divides: drop the last 1, say "
+            "(x[:24])"),
+    (24, 3, "Got batch_size=3. Pass a batch_size that 2 divides"),
+])
+def test_an_unsplittable_batch_is_refused_before_the_first_step(
+        monkeypatch, method, examples, batch_size, expected):
+    """As under a `keras.distribution` over two devices (this process has
+    one): `fit` and `evaluate` refuse before any step, naming the sizes."""
+    from keras_heads import backend
+
+    monkeypatch.setattr(backend, "batch_shards", lambda: 2)
+    features, labels = run_lib.make_data("ids", examples, batch_size)
+    model = run_lib.make_model("sum", "ids")
+    before = [np.asarray(w) for w in model.get_weights()]
+    steps = _Steps()
+    with pytest.raises(ValueError, match=re.escape(
+            "keras.distribution splits each batch over 2 devices, so every "
+            f"batch must hold a multiple of 2 examples. {expected}")):
+        getattr(model, method)(features, labels, batch_size=batch_size,
+                               callbacks=[steps], verbose=0)
+    assert steps.steps == 0
+    for b, a in zip(before, model.get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)
+    # Batches that split run: 24 examples in 8s; 6 in batches of 8 (one
+    # batch of 6).
+    for examples, batch_size in ((24, 8), (6, 8)):
+        features, labels = run_lib.make_data("ids", examples, batch_size)
+        getattr(model, method)(features, labels, batch_size=batch_size,
+                               callbacks=[steps], verbose=0)
+    assert steps.steps == 4
+
+
+@backends.only_on("jax", why="keras.distribution runs on JAX")
+def test_a_dataset_batch_size_is_checked_when_it_is_static(monkeypatch):
+    import tensorflow as tf
+
+    from keras_heads import backend
+
+    monkeypatch.setattr(backend, "batch_shards", lambda: 2)
+    features, labels = run_lib.make_data("ids", 24, 8)
+    model = run_lib.make_model("sum", "ids")
+    data = tf.data.Dataset.from_tensor_slices((features, labels))
+    with pytest.raises(ValueError, match="Got batch_size=3"):
+        model.evaluate(data.batch(3, drop_remainder=True), verbose=0)
+    # 24 in 8s, whether or not the batch size is static.
+    model.evaluate(data.batch(8, drop_remainder=True), verbose=0)
+    model.evaluate(data.batch(8), verbose=0)

@@ -339,7 +339,7 @@ def test_sample_and_class_weights_are_rejected(method, argument):
 def test_sample_weight_in_the_data_is_rejected():
     head, outputs, features, labels = _case("binary")
     model = _model(head, outputs)
-    dataset = [(features, model.label_ids(labels), np.ones(N, "float32"))]
+    dataset = [(features, labels, np.ones(N, "float32"))]
     with pytest.raises(ValueError, match="sample_weight.*weight_column"):
         model.fit(_batches(dataset), epochs=1, shuffle=False, verbose=0)
 
@@ -438,8 +438,6 @@ def _with_unknown_name():
     return _model(head, outputs), features, labels
 
 
-@backends.only_on("jax", "torch", why="class names are looked up on the host "
-                  "before the compiled step there, so an unknown one raises")
 @pytest.mark.parametrize("method", ["fit", "evaluate"])
 def test_unknown_class_name_is_named(method):
     model, features, labels = _with_unknown_name()
@@ -447,37 +445,19 @@ def test_unknown_class_name_is_named(method):
         getattr(model, method)(features, labels, verbose=0)
 
 
-@backends.only_on("tensorflow", why="class names are looked up inside the "
-                  "compiled step there, where no value check can raise "
-                  "(docs/differences.md #8)")
-def test_unknown_class_name_makes_the_loss_nan():
-    model, features, labels = _with_unknown_name()
-    logs = model.evaluate(features, labels, batch_size=N, verbose=0,
-                          return_dict=True)
-    assert np.isnan(logs["loss"]) and np.isnan(logs["average_loss"])
-    known = _case("multi_class")[3]
-    logs = model.evaluate(features, known, batch_size=N, verbose=0,
-                          return_dict=True)
-    assert np.isfinite(logs["loss"])
-
-
-@backends.only_on("jax", "torch", why="only there must class names be "
-                  "mapped to ids before a compiled step")
-def test_label_ids_maps_names_for_a_dataset():
+def test_label_ids_maps_names_for_a_custom_loop():
     head, outputs, features, labels = _case("multi_head")
     model = _model(head, outputs)
     ids = model.label_ids(labels)
     np.testing.assert_array_equal(
         ids["kind"], _data()[1].argmax(axis=1)[:, None])
     np.testing.assert_array_equal(ids["size"], labels["size"])
-    history = model.fit(_batches([(features, ids)] * 3), epochs=3,
-                        steps_per_epoch=1, shuffle=False, verbose=0)
-    assert history.history["loss"][-1] < history.history["loss"][0]
-    # Class names from a generator get a clear error, not the step's.
-    with pytest.raises(ValueError, match="model.label_ids"):
-        model.fit(_batches([(features, labels)]), shuffle=False, verbose=0)
-    with pytest.raises(ValueError, match="model.label_ids"):
-        model.evaluate(_batches([(features, labels)]), verbose=0)
+    # What a custom loop's compiled step gives the head's id twin.
+    logits = model(features)
+    np.testing.assert_allclose(
+        backends.numpy(model._objective.loss(ids, logits, features)),
+        backends.numpy(head.loss(labels, logits, features)), rtol=1e-6,
+    )
 
 
 def test_an_evaluation_step_gives_the_head_eval_mode_and_training_none():
@@ -504,3 +484,94 @@ def test_an_evaluation_step_gives_the_head_eval_mode_and_training_none():
     model.evaluate(features, labels, batch_size=BATCH, verbose=0)
     assert set(seen) == {("loss", kh.ModeKeys.EVAL),
                          ("metrics", kh.ModeKeys.EVAL)}
+
+
+# --- what HeadModel takes ------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "head, shown",
+    [
+        ("binary", "str 'binary'"),
+        (kh.BinaryClassHead, "ABCMeta <class"),
+        (None, "NoneType None"),
+    ],
+    ids=["string", "head_class", "none"],
+)
+def test_head_must_be_a_head_instance(head, shown):
+    with pytest.raises(TypeError, match="head must be a keras_heads.Head "
+                                        "instance") as info:
+        kh.HeadModel(_network(1), head)
+    assert f"Given: {shown}" in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "network, shown",
+    [
+        (lambda features: features["x"], "function <function"),
+        ("dense", "str 'dense'"),
+        (None, "NoneType None"),
+    ],
+    ids=["function", "string", "none"],
+)
+def test_network_must_be_a_keras_layer(network, shown):
+    with pytest.raises(TypeError, match="network must be a Keras layer or "
+                                        "model") as info:
+        kh.HeadModel(network, kh.BinaryClassHead())
+    assert f"Given: {shown}" in str(info.value)
+
+
+def _twin_networks(outputs):
+    """Two networks sharing one Dense layer: one returns its logits as a
+    tensor, the other as a one-entry dict."""
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((4,), name="x")
+    logits = keras.layers.Dense(outputs)(inputs)
+    return (keras.Model({"x": inputs}, logits),
+            keras.Model({"x": inputs}, {"logits": logits}))
+
+
+@pytest.mark.parametrize("family", ["binary", "regression"])
+def test_single_head_takes_a_one_entry_dict_of_logits(family):
+    """The dict's one value is the logits: evaluate and predict equal those
+    of the same network returning a tensor, and fit trains."""
+    head, outputs, features, labels = _case(family)
+    as_tensor, as_dict = _twin_networks(outputs)
+    models = [kh.HeadModel(network, head) for network in (as_tensor, as_dict)]
+    for model in models:
+        model.compile(optimizer=keras.optimizers.Adam(learning_rate=0.05))
+    evaluate = dict(batch_size=BATCH, verbose=0, return_dict=True)
+    want, got = (m.evaluate(features, labels, **evaluate) for m in models)
+    _assert_same_numbers(got, want)
+    predictions = [m.predict(features, batch_size=BATCH, verbose=0)
+                   for m in models]
+    assert sorted(predictions[1]) == sorted(predictions[0])
+    for key, value in predictions[0].items():
+        if value.dtype == object:
+            np.testing.assert_array_equal(predictions[1][key], value)
+        else:
+            np.testing.assert_allclose(predictions[1][key], value, rtol=1e-6,
+                                       err_msg=key)
+    history = models[1].fit(features, labels, batch_size=BATCH, epochs=5,
+                            verbose=0).history
+    assert sorted(_metric_keys(head)) == sorted(
+        key for key in history if key != "loss"
+    )
+    assert history["loss"][-1] < history["loss"][0]
+
+
+@pytest.mark.parametrize("method", ["call", "evaluate", "predict"])
+def test_single_head_rejects_a_dict_of_several_logits(method):
+    head, _, features, labels = _case("regression")
+    model = _model(head, {"mean": 1, "spread": 1})
+    with pytest.raises(ValueError, match="A single head takes one logits "
+                                         "tensor") as info:
+        if method == "call":
+            model(features)
+        elif method == "evaluate":
+            model.evaluate(features, labels, verbose=0)
+        else:
+            model.predict(features, verbose=0)
+    message = str(info.value)
+    assert "['mean', 'spread']" in message
+    assert "keras_heads.MultiHead" in message

@@ -10,8 +10,9 @@ from keras_heads.compat.v1 import cores
 from keras_heads.compat.v1.heads import SingleHead
 from keras_heads.compat.v1.reduction import Reduction
 from keras_heads.compat.v1.reduction import validate_loss_reduction
+from keras_heads.heads import classes
 from keras_heads.heads import custom_loss
-from keras_heads.heads.binary_class import _check_thresholds
+from keras_heads.heads.binary_class import _out_of_range
 from keras_heads.heads.regression import RegressionHead
 
 
@@ -97,7 +98,7 @@ def _binary_logistic_head_with_sigmoid_cross_entropy_loss(
             "label_vocabulary should be a list or tuple. Given type: "
             f"{type(label_vocabulary)}"
         )
-    _check_thresholds(thresholds)
+    classes.validate_thresholds(thresholds, _out_of_range)
     validate_loss_reduction(loss_reduction)
     if loss_fn:
         validate_loss_fn(loss_fn)
