@@ -475,12 +475,7 @@ def cross_replica_sum(x):
     `keras.distribution` steps compute on global (sharded) arrays and so
     already see the whole batch.
     """
-    if is_tensorflow():
-        tf = _tf()
-        context = tf.distribute.get_replica_context()
-        if context is not None and context.num_replicas_in_sync > 1:
-            return context.all_reduce(tf.distribute.ReduceOp.SUM, x)
-    return x
+    return _all_reduce(x, "SUM")
 
 
 def replicas_mean(x):
@@ -488,11 +483,15 @@ def replicas_mean(x):
 
     Identity elsewhere, as `cross_replica_sum`.
     """
+    return _all_reduce(x, "MEAN")
+
+
+def _all_reduce(x, op):
     if is_tensorflow():
         tf = _tf()
         context = tf.distribute.get_replica_context()
         if context is not None and context.num_replicas_in_sync > 1:
-            return context.all_reduce(tf.distribute.ReduceOp.MEAN, x)
+            return context.all_reduce(getattr(tf.distribute.ReduceOp, op), x)
     return x
 
 

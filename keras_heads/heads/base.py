@@ -243,15 +243,6 @@ def _depending_on(value, tensor):
     return ops.where(ops.isnan(total), total, value)
 
 
-def _poison(eval_metrics, poison):
-    """Adds the scalar `poison` (`SingleHead._nan_poison`) to every float
-    state variable of `eval_metrics`, once each: after the batch's own
-    updates, so that nothing else waits for it."""
-    for variable in _variables(eval_metrics):
-        if keras.backend.is_float_dtype(variable.dtype):
-            variable.assign(variable + ops.cast(poison, variable.dtype))
-
-
 def batch_weight(logits):
     """1.0, or 0.0 for a batch of no examples: the weight of one batch's
     value (its loss, its regularization) in a mean over batches, which a
@@ -512,20 +503,30 @@ class SingleHead(Head):
                 sum_regularization(regularization_losses),
                 sample_weight=batch_weight(batch.logits),
             )
-        # The one place where a NaN logit reaches the metrics. The logits
-        # are searched as given: `batch.logits` may have passed an
-        # optimization barrier (`backend.flat_vectors`), and a conditional
-        # that reads its output makes a jax.jit binary evaluation step 10x
-        # slower.
-        _poison(eval_metrics, self._nan_poison(
+        self._poison_metrics(eval_metrics, logits, loss_sum, found_nan)
+        return eval_metrics
+
+    def _poison_metrics(self, eval_metrics, logits, loss_sum, found_nan):
+        """The one place where a NaN logit reaches the metrics: once a
+        batch has fed `eval_metrics`, adds `_nan_poison` to every float
+        state variable of theirs, so that nothing else waits for it.
+
+        `logits` are the batch's as given: `Batch.logits` may have passed
+        an optimization barrier (`backend.flat_vectors`), and a conditional
+        that reads its output makes a jax.jit binary evaluation step 10x
+        slower.
+        """
+        poison = self._nan_poison(
             label_ops.check_logits(logits, self.logits_dimension), loss_sum,
             found_nan,
-        ))
-        return eval_metrics
+        )
+        for variable in _variables(eval_metrics):
+            if keras.backend.is_float_dtype(variable.dtype):
+                variable.assign(variable + ops.cast(poison, variable.dtype))
 
     def _nan_poison(self, logits, loss_sum, found_nan=None):
         """A float32 scalar added to the state of every metric a batch fed
-        (`_poison`): 0, or NaN when one of its `logits` is NaN.
+        (`_poison_metrics`): 0, or NaN when one of its `logits` is NaN.
 
         Added to the state, NaN makes every metric NaN, whatever it reads
         (scores, labels, losses) and however it counts, and keeps it NaN

@@ -149,7 +149,9 @@ class BinaryClassHead(SingleHead):
             out[PredictionKeys.LOGISTIC] = ops.sigmoid(logits)
         if PredictionKeys.PROBABILITIES in keys:
             out[PredictionKeys.PROBABILITIES] = ops.sigmoid(symmetric)
-        out.update(classes.class_predictions(symmetric, self._class_names, keys))
+        out.update(
+            classes.class_predictions(symmetric, self._class_names, keys)
+        )
         return {key: out[key] for key in keys}
 
     # --- metrics ---------------------------------------------------------------

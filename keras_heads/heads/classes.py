@@ -201,7 +201,7 @@ def update_histogram_metrics(eval_metrics, key, labels, logits, weights,
     of them.
 
     Returns whether a logit was NaN (a scalar bool), which the histogram,
-    whose counts it made NaN, tells at no cost: what a head's
+    that counted it as NaN, tells at no cost: what a head's
     `_update_head_metrics` returns for `SingleHead.update_metrics`.
     """
     totals = eval_metrics[key(MetricKeys.AUC)].totals
@@ -211,7 +211,7 @@ def update_histogram_metrics(eval_metrics, key, labels, logits, weights,
             activation=ops.sigmoid,
         )
     totals.add(histogram)
-    return ops.any(ops.isnan(histogram.counts))
+    return histogram.has_nan()
 
 
 def logit_histogram(semantics, thresholds, labels, logits, weights,

@@ -51,8 +51,9 @@ class ScoreHistogram:
     `max(ceil(p (num_buckets - 1)) - 1, 0)`: it is above exactly the AUC
     thresholds `0..bucket` (`-eps, 1/(n-1), ..., 1+eps`). It is predicted
     positive at a metric threshold `t` when `p > t`. A NaN score or weight
-    belongs to no bucket: it makes every count NaN (every count of its
-    column, with `by_column`), and so every metric read from them.
+    belongs to no bucket: it is counted as NaN, in some cell, so that the
+    counts hold a NaN (`has_nan`). `HistogramTotals.update_state` and the
+    heads then make every metric read from them NaN.
 
     Args:
       labels: labels of the scores' shape (or its size); non-zero is positive.
@@ -145,7 +146,7 @@ class ScoreHistogram:
             counts = _nan_if_any_nan(counts, total, flat["scores"])
         # The sum of `activation_and_sum`'s scalars (0 without one).
         self.total = total
-        self._column_counts = _nan_everywhere(ops.reshape(counts, self._shape))
+        self._column_counts = ops.reshape(counts, self._shape)
         # [num_buckets, thresholds + 1, decisions, label kinds], all columns.
         self.counts = ops.sum(self._column_counts, axis=0)
 
@@ -171,8 +172,7 @@ class ScoreHistogram:
         if weights is None:
             weights = ops.ones_like(scores)
         if self._weighs_nan_scores():
-            # A NaN score has no bucket: it is counted with a NaN weight
-            # instead, which `_nan_everywhere` spreads to every count.
+            # A NaN score has no bucket: it is counted with a NaN weight.
             weights = keep_nan(weights, scores)
         counts = backend.segment_sum(
             weights, cell, int(np.prod(self._shape))
@@ -207,6 +207,10 @@ class ScoreHistogram:
             ops.convert_to_tensor(self._thresholds, "float32"),
         )
         return ops.sum(ops.cast(above, "int32"), axis=-1)
+
+    def has_nan(self):
+        """A scalar bool: whether a score or weight was NaN."""
+        return ops.any(ops.isnan(self.counts))
 
     def column_counts(self, column):
         """`counts` of one column of a `by_column` histogram."""
@@ -271,18 +275,6 @@ def counts_at_decisions(counts):
         raise ValueError("These counts were made without `decisions`.")
     by_decision = ops.sum(counts, axis=(0, 1))  # [2, 3]
     return Counts(*(f[0] for f in _counts(by_decision[1:], by_decision[:1])))
-
-
-def _nan_everywhere(column_counts):
-    """`[columns, ...]` counts, every count of a column NaN where any is.
-
-    A NaN weight lands in one cell only; spread over its column, it reaches
-    every metric read from the column, which then reports NaN rather than a
-    value that silently left the score out.
-    """
-    axes = tuple(range(1, len(column_counts.shape)))
-    poisoned = ops.any(ops.isnan(column_counts), axis=axes, keepdims=True)
-    return ops.where(poisoned, np.nan, column_counts)
 
 
 def _nan_if_any_nan(counts, total, scores):

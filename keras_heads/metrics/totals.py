@@ -1,6 +1,7 @@
 """The running sum of a head's histograms: one state for many metrics."""
 
 import keras
+import numpy as np
 
 from keras_heads.metrics import histogram as histogram_lib
 from keras_heads.metrics.weights import align_labels
@@ -89,11 +90,16 @@ class HistogramTotals(keras.metrics.Metric):
         self.counts.assign_add(counts)
 
     def update_state(self, y_true, y_pred, sample_weight=None):
-        """Adds the histogram of scores `y_pred` (in [0, 1])."""
+        """Adds the histogram of scores `y_pred` (in [0, 1]). A NaN score
+        or weight makes every count NaN, until reset."""
         y_pred = keras.ops.convert_to_tensor(y_pred)
-        self.add(self.histogram(
+        histogram = self.histogram(
             align_labels(y_true, y_pred), y_pred, sample_weight
-        ))
+        )
+        poison = keras.ops.where(histogram.has_nan(), np.nan, 0.0)
+        self.counts.assign(
+            self.counts + histogram.counts + keras.ops.cast(poison, "float32")
+        )
 
     def result(self):
         return keras.ops.convert_to_tensor(self.counts)

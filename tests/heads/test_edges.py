@@ -14,6 +14,7 @@ import collections
 
 import numpy as np
 import pytest
+from keras import ops
 
 import keras_heads as kh
 from keras_heads import ModeKeys
@@ -72,7 +73,7 @@ def _assert_same(got, want, keys=None):
                                    err_msg=key)
 
 
-# --- the heads -----------------------------------------------------------------
+# --- the heads ---------------------------------------------------------------
 
 # head(): a fresh head; batch(rng, n): `(features, logits, labels)` of n
 # examples; nan_at: where `_with_nan` puts the NaN logit; unaffected(key):
@@ -162,7 +163,7 @@ def _with_nan(case, batch, value=np.nan):
     return features, logits, labels
 
 
-# --- NaN logits ------------------------------------------------------------------
+# --- NaN logits --------------------------------------------------------------
 
 
 @parametrize_runners
@@ -225,6 +226,70 @@ def test_compiled_stateful_updates_report_nan_and_reset(case_name, compile_fn):
     update(*_batch(case, seed=3))
     results = {k: backends.numpy(m.result()) for k, m in eval_metrics.items()}
     _assert_same(results, _eager_results(case.head(), _batch(case, seed=3)))
+
+
+@parametrize_runners
+@pytest.mark.parametrize("case_name", ["binary", "multi_class", "regression"])
+def test_a_zero_weight_does_not_spare_a_nan_logit(case_name, run):
+    case = CASES[case_name]
+    features, logits, labels = _with_nan(case, _batch(case))
+    features = {"w": features["w"].copy()}
+    features["w"][case.nan_at[0]] = 0.0
+    results = _Stream(case.head(), run).update(features, logits, labels)
+    assert all(np.isnan(v) for v in results.results().values())
+
+
+def _zero_loss(labels, logits):
+    """A loss that never reads the logits, so is never NaN."""
+    return ops.zeros_like(ops.cast(labels, "float32"))[..., :1]
+
+
+@parametrize_runners
+@pytest.mark.parametrize("make_head", [
+    lambda: kh.MultiClassHead(3, loss_fn=_zero_loss),
+    lambda: kh.RegressionHead(loss_fn=_zero_loss),
+], ids=["multi_class", "regression"])
+def test_a_custom_loss_that_ignores_a_nan_logit_still_gets_nan_metrics(
+        make_head, run):
+    head = make_head()
+    rng = np.random.default_rng(6)
+    logits = _logits(rng, 5, head.logits_dimension)
+    labels = (rng.integers(0, 3, (5, 1)) if head.logits_dimension == 3
+              else rng.normal(size=(5, 1)).astype("float32"))
+    clean = _Stream(head, run).update({}, logits, labels).results()
+    assert not any(np.isnan(v) for v in clean.values())
+    logits[4, 0] = np.nan
+    poisoned = _Stream(head, run).update({}, logits, labels).results()
+    assert float(backends.numpy(head.loss(labels, logits))) == 0.0
+    assert all(np.isnan(v) for v in poisoned.values()), poisoned
+
+
+@pytest.mark.parametrize("factory", [
+    "binary_classification_head", "multi_class_head", "regression_head",
+    "multi_label_head",
+])
+def test_v1_heads_follow_the_same_rule(factory):
+    from keras_heads.compat import v1
+
+    n = {"multi_class_head": 3, "multi_label_head": 3}.get(factory)
+    head = getattr(v1, factory)(*([n] if n else []))
+    rng = np.random.default_rng(8)
+    logits = _logits(rng, 4, head.logits_dimension)
+    labels = {
+        "binary_classification_head": rng.integers(0, 2, (4, 1)),
+        "multi_class_head": rng.integers(0, 3, (4, 1)),
+        "regression_head": rng.normal(size=(4, 1)).astype("float32"),
+        "multi_label_head": rng.integers(0, 2, (4, 3)),
+    }[factory]
+
+    def metrics(logits):
+        spec = head.create_estimator_spec({}, ModeKeys.EVAL, logits, labels)
+        return {k: backends.numpy(m.result())
+                for k, m in spec.eval_metric_ops.items()}
+
+    assert not any(np.isnan(v).any() for v in metrics(logits).values())
+    logits[1, 0] = np.nan
+    assert all(np.isnan(v).all() for v in metrics(logits).values())
 
 
 def _sequence_batch(nan_step):
@@ -326,7 +391,7 @@ def test_infinite_logits_are_scores_like_any_other(case_name, run):
     assert all(np.isfinite(results[k]) for k in want if k != "average_loss")
 
 
-# --- class ids -----------------------------------------------------------------
+# --- class ids ---------------------------------------------------------------
 
 SPECIAL_ROWS = np.array([
     [np.nan, 0.0, 0.0],      # NumPy: the first NaN
@@ -418,7 +483,7 @@ def test_class_names_follow_the_class_ids_of_nan_rows():
     assert names[:, 0].tolist() == expected.tolist()
 
 
-# --- empty batches ---------------------------------------------------------------
+# --- empty batches -----------------------------------------------------------
 
 # head(reduction): a head; batch(n): `(features, logits, labels)` of n
 # examples; labels: "numbers", "strings" (which XLA does not compile, and

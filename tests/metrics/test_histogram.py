@@ -130,13 +130,17 @@ def test_out_of_range_scores_stay_in_the_histogram():
 
 
 @pytest.mark.parametrize("by_column", [False, True])
-def test_a_nan_weight_makes_every_count_of_its_column_nan(by_column):
-    weights = np.array([[1.0, 2.0], [np.nan, 1.0]], "float32")
+@pytest.mark.parametrize("where", ["score", "weight"])
+def test_a_nan_score_or_weight_is_counted_as_nan(where, by_column):
+    scores = np.array([[0.2, 0.9], [0.7, 0.4]], "float32")
+    weights = np.array([[1.0, 2.0], [1.0, 1.0]], "float32")
+    (scores if where == "score" else weights)[1, 0] = np.nan
     histogram = ScoreHistogram(
-        [[1, 0], [0, 1]], np.array([[0.2, 0.9], [0.7, 0.4]], "float32"),
-        weights, num_buckets=4, thresholds=[0.5], by_column=by_column,
+        [[1, 0], [0, 1]], scores, weights, num_buckets=4, thresholds=[0.5],
+        by_column=by_column,
     )
-    assert np.isnan(ops.convert_to_numpy(histogram.counts)).all()
+    assert bool(histogram.has_nan())
+    assert np.isnan(ops.convert_to_numpy(histogram.counts)).any()
     if by_column:
         clean = ops.convert_to_numpy(histogram.column_counts(1))
         assert not np.isnan(clean).any() and clean.sum() == 3.0

@@ -24,6 +24,7 @@ from keras import ops
 from keras_heads.compat.v1 import reduction as v1_reduction
 from keras_heads.compat.v1 import train_op as v1_train_op
 from keras_heads.heads.base import sum_regularization
+from keras_heads.metrics.weights import weighted_sums
 from keras_heads.keys import MetricKeys
 from keras_heads.keys import ModeKeys
 from keras_heads.spec import EstimatorSpec
@@ -194,7 +195,9 @@ class SingleHead(Head):
                 mode=ModeKeys.EVAL,
                 predictions=predictions,
                 loss=loss,
-                eval_metric_ops=self._eval_metrics(batch, regularization),
+                eval_metric_ops=self._eval_metrics(
+                    batch, logits, regularization
+                ),
             )
         train_op = v1_train_op.append_update_ops(
             v1_train_op.create_train_op(loss, optimizer, train_op_fn)
@@ -207,20 +210,23 @@ class SingleHead(Head):
             summaries=self._summaries(loss_spec, loss, regularization),
         )
 
-    def _eval_metrics(self, batch, regularization):
-        """Fresh metrics, updated with one checked batch."""
+    def _eval_metrics(self, batch, logits, regularization):
+        """Fresh metrics, updated with one checked batch (`logits` as
+        given); a NaN logit makes them all NaN, as in v2."""
         core, key = self._core, self._core._key
         eval_metrics = core.metrics(
             regularization_losses=None if regularization is None else []
         )
-        eval_metrics[key(MetricKeys.LOSS_MEAN)].update_state(
-            batch.unweighted_loss, sample_weight=batch.weights
+        (loss_sum,), weight_sum = weighted_sums(
+            [batch.unweighted_loss], batch.weights
         )
-        core._update_head_metrics(eval_metrics, batch)
+        eval_metrics[key(MetricKeys.LOSS_MEAN)].add_sums(loss_sum, weight_sum)
+        found_nan = core._update_head_metrics(eval_metrics, batch)
         if regularization is not None:
             eval_metrics[key(MetricKeys.LOSS_REGULARIZATION)].update_state(
                 regularization
             )
+        core._poison_metrics(eval_metrics, logits, loss_sum, found_nan)
         return eval_metrics
 
     def _summaries(self, loss_spec, loss, regularization):
