@@ -730,3 +730,23 @@ def test_an_all_padding_sequence_batch_is_empty(static):
                    for v in stream.update(*padding).results().values())
         _assert_same(stream.update(*real).results(),
                      _eager_results(head, real))
+
+
+@pytest.mark.parametrize("static", ["multi_class", "binary_vocabulary"])
+def test_all_padding_with_sparse_labels_of_no_entries(static):
+    """Sparse sequence labels hold the real steps only: none here."""
+    if static == "multi_class":
+        head = kh.SequentialHeadWrapper(kh.MultiClassHead(3), "mask")
+        values = np.zeros((0,), "int64")
+    else:
+        head = kh.SequentialHeadWrapper(
+            kh.BinaryClassHead(label_vocabulary=["no", "yes"]), "mask"
+        )
+        values = np.array([], dtype=object)
+    labels = kh.SparseTensorValue(np.zeros((0, 2), "int64"), values, [2, 3])
+    features = {"mask": np.zeros((2, 3), "int32")}
+    logits = np.ones((2, 3, head.logits_dimension), "float32")
+    loss = head.loss(logits=logits, labels=labels, features=features)
+    assert float(backends.numpy(loss)) == 0.0
+    results = _eager_results(head, (features, logits, labels))
+    assert results and all(float(v) == 0.0 for v in results.values())
