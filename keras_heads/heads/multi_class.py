@@ -36,8 +36,8 @@ def _softmax(logits):
     (`keras.ops.softmax` differs there: NaN on JAX and PyTorch, and on
     TensorFlow NaN or 0 by position.)
 
-    >>> p = _softmax(np.array([[np.inf, 0.0, np.inf], [np.nan, 0.0, 1.0]],
-    ...                       "float32"))
+    >>> p = _softmax(ops.convert_to_tensor(
+    ...     [[np.inf, 0.0, np.inf], [np.nan, 0.0, 1.0]], "float32"))
     >>> ops.convert_to_numpy(p).tolist()
     [[0.5, 0.0, 0.5], [nan, nan, nan]]
     """
